@@ -1,0 +1,171 @@
+"""`journeyline dev`: the whole system on one machine - embedded broker, SQLite file, three services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from services.cli.embedded import EmbeddedBroker, port_open
+from shared.kafka import ensure_topics
+from shared.settings import CommonSettings
+
+SERVICES = {"ingest": 8001, "classify": 8002, "accountability": 8003}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM if the dev runner dies, so nothing is left orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+class DevStack:
+    def __init__(self, *, var_dir: Path, broker_port: int, host: str = "127.0.0.1") -> None:
+        self.var_dir, self.broker_port, self.host = var_dir, broker_port, host
+        self.broker: EmbeddedBroker | None = None
+        self.children: list[Child] = []
+        self.stopping = False
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("DATABASE_URL", f"sqlite:///{(self.var_dir / 'journeyline.db').resolve()}")
+        if self.broker is not None:
+            env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+        env.setdefault("JOURNEYLINE_ENV", "development")
+        return env
+
+    def start(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+            self.broker = EmbeddedBroker(self.host, self.broker_port, log_path=self.var_dir / "broker.log")
+            self.broker.start()
+            _say(f"broker       embedded Tansu on {self.broker.bootstrap_servers} (memory only)")
+        else:
+            _say(f"broker       {os.environ['KAFKA_BOOTSTRAP_SERVERS']} (from KAFKA_BOOTSTRAP_SERVERS)")
+        env = self.env()
+        settings = _settings_from(env)
+        asyncio.run(ensure_topics(settings.kafka))
+        _say(f"database     {_redact(settings.database_url)}")
+        for name, port in SERVICES.items():
+            if port_open(self.host, port):
+                raise RuntimeError(f"port {port} for {name} is already in use")
+            log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115
+            cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", self.host]
+            cmd += ["--port", str(port), "--no-access-log"]
+            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self.children.append(Child(name, port, proc))
+        for child in self.children:
+            _wait_ready(child, self.var_dir)
+            _say(f"{child.name:<12} http://{self.host}:{child.port}  (docs: /docs, logs: var/{child.name}.log)")
+
+    def show_demo_key(self) -> None:
+        from services.ingest.cli import demo_source_key
+
+        key = demo_source_key(_settings_from(self.env()))
+        _say("demo source  created; its API key (shown once, rotated at every start):")
+        print(key, flush=True)
+
+    def wait(self) -> int:
+        """Block until a child dies or a signal asks to stop; return the exit code."""
+        while not self.stopping:
+            for child in self.children:
+                if child.process.poll() is not None:
+                    _say(f"{child.name} exited with code {child.process.returncode}; stopping everything")
+                    return 1
+            if self.broker is not None and self.broker.process is not None and self.broker.process.poll() is not None:
+                _say("the embedded broker exited; stopping everything")
+                return 1
+            time.sleep(0.3)
+        return 0
+
+    def stop(self) -> None:
+        self.stopping = True
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.process.wait(15)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait(5)
+        self.children.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+
+def _settings_from(env: dict[str, str]) -> CommonSettings:
+    keys = {
+        "DATABASE_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "JOURNEYLINE_TOPIC_PREFIX",
+        "KAFKA_PARTITIONS",
+        "JOURNEYLINE_ENV",
+    }
+    return CommonSettings.model_validate({k: v for k, v in env.items() if k in keys})
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _wait_ready(child: Child, var_dir: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{child.port}/readyz"
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited at start; see {var_dir / (child.name + '.log')}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{child.name} was not ready within {timeout:.0f}s; see {var_dir / (child.name + '.log')}")
+
+
+def _say(line: str) -> None:
+    print(f"journeyline  {line}", flush=True)
+
+
+def run_dev(*, var_dir: Path, broker_port: int = 9092) -> int:
+    stack = DevStack(var_dir=var_dir, broker_port=broker_port)
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stack.stopping = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    code = 0
+    try:
+        stack.start()
+        stack.show_demo_key()
+        _say("running; Ctrl-C stops everything")
+        code = stack.wait()
+    except RuntimeError as exc:
+        _say(f"error: {exc}")
+        code = 1
+    finally:
+        _say("stopping")
+        stack.stop()
+        _say("stopped")
+    return code

@@ -1,0 +1,56 @@
+"""The `journeyline` command: one entry point, sub-commands contributed by each part of the system."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+# Modules that add sub-commands: each has `register(subparsers)`; a missing one is skipped.
+_CONTRIBUTORS = (
+    "services.ingest.cli",
+    "services.classify.cli",
+    "services.accountability.cli",
+    "services.cli.demo",
+    "services.cli.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="journeyline", description="Route customer feedback to the teams that own it."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = sub.add_parser("dev", help="run the embedded stack: broker, SQLite and the three services")
+    dev.add_argument("--var-dir", type=Path, default=Path("var"), help="where the database and logs go")
+    dev.add_argument("--broker-port", type=int, default=9092)
+    dev.set_defaults(func=_dev)
+
+    for name in _CONTRIBUTORS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from services.cli.dev import run_dev
+
+    return run_dev(var_dir=args.var_dir, broker_port=args.broker_port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result = args.func(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The journey map: stages in order, teams, who owns each stage, moments of truth and alert rules."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+UNASSIGNED = "unassigned"
+
+
+class HealthThresholds(BaseModel):
+    """Bounds for a stage's health colour: worse than `red_*` is red, worse than `yellow_*` is yellow."""
+
+    yellow_negative_share: float = 0.25
+    red_negative_share: float = 0.40
+    yellow_csat_below: float = 3.8
+    red_csat_below: float = 3.2
+    min_volume: int = 5
+
+
+class Stage(BaseModel):
+    id: str
+    name: str
+    order: int
+    description: str = ""
+    examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    health: HealthThresholds = Field(default_factory=HealthThresholds)
+
+
+class Receiver(BaseModel):
+    type: Literal["webhook", "slack", "kafka", "email"]
+    url: str | None = None
+    secret: str | None = None
+    address: str | None = None
+
+
+class Team(BaseModel):
+    id: str
+    name: str
+    receivers: list[Receiver] = Field(default_factory=list)
+    escalation: str | None = Field(default=None, description="Team id (or address) to escalate to")
+
+
+class Ownership(BaseModel):
+    stage: str
+    accountable: str
+    contributing: list[str] = Field(default_factory=list)
+
+
+class MetadataRule(BaseModel):
+    """A rule from a source's metadata to a stage, e.g. disposition code REFUND_ISSUED → pay."""
+
+    id: str
+    field: str
+    values: list[str]
+    stage: str
+    confidence: float = 0.95
+
+
+class MomentOfTruth(BaseModel):
+    id: str
+    stage: str
+    name: str = ""
+    rule: dict[str, Any]
+    alert: bool = True
+
+
+class AlertRule(BaseModel):
+    id: str
+    kind: Literal["negative_share", "volume_spike", "critical_item", "moment_of_truth"]
+    stage: str | None = Field(default=None, description="None: applies to every stage")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Triage(BaseModel):
+    team: str = "cx-triage"
+    confidence_threshold: float = 0.45
+
+
+class JourneyMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    company: str = "default"
+    stages: list[Stage]
+    teams: list[Team]
+    ownership: list[Ownership]
+    triage: Triage = Field(default_factory=Triage)
+    metadata_rules: list[MetadataRule] = Field(default_factory=list)
+    moments_of_truth: list[MomentOfTruth] = Field(default_factory=list)
+    alert_rules: list[AlertRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JourneyMap:
+        stage_ids = [s.id for s in self.stages]
+        if len(set(stage_ids)) != len(stage_ids):
+            raise ValueError("stage ids must be unique")
+        if UNASSIGNED in stage_ids:
+            raise ValueError(f"'{UNASSIGNED}' is reserved for the triage stage")
+        team_ids = {t.id for t in self.teams}
+        known_stages = {*stage_ids, UNASSIGNED}
+        for own in self.ownership:
+            if own.stage not in known_stages:
+                raise ValueError(f"ownership names unknown stage {own.stage!r}")
+            for team in [own.accountable, *own.contributing]:
+                if team not in team_ids:
+                    raise ValueError(f"ownership of {own.stage!r} names unknown team {team!r}")
+        if self.triage.team not in team_ids:
+            raise ValueError(f"triage team {self.triage.team!r} is not defined")
+        staged: list[MetadataRule | MomentOfTruth] = [*self.metadata_rules, *self.moments_of_truth]
+        for item in staged:
+            if item.stage not in known_stages:
+                raise ValueError(f"{item.id!r} names unknown stage {item.stage!r}")
+        for rule in self.alert_rules:
+            if rule.stage is not None and rule.stage not in known_stages:
+                raise ValueError(f"alert rule {rule.id!r} names unknown stage {rule.stage!r}")
+        return self
+
+    @cached_property
+    def ordered_stages(self) -> list[Stage]:
+        return sorted(self.stages, key=lambda s: s.order)
+
+    @cached_property
+    def stage_ids(self) -> list[str]:
+        """Stage ids in journey order, then the triage stage."""
+        return [s.id for s in self.ordered_stages] + [UNASSIGNED]
+
+    def stage(self, stage_id: str) -> Stage | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+    def team(self, team_id: str) -> Team | None:
+        return next((t for t in self.teams if t.id == team_id), None)
+
+    def owners(self, stage_id: str) -> Ownership:
+        """The stage's owners; the triage team owns `unassigned` unless the map says otherwise."""
+        found = next((o for o in self.ownership if o.stage == stage_id), None)
+        if found is not None:
+            return found
+        if stage_id == UNASSIGNED:
+            return Ownership(stage=UNASSIGNED, accountable=self.triage.team)
+        raise KeyError(stage_id)
+
+
+def load_journey_map(path: str | Path) -> JourneyMap:
+    """Read and validate a journey map YAML file."""
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a journey map is a YAML mapping")
+    return JourneyMap.model_validate(raw)

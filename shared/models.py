@@ -1,0 +1,134 @@
+"""Canonical feedback and classification models: the data every topic carries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_TEXT_CHARS = 10_000
+# Namespace for deriving stable event ids from (source, external_id).
+EVENT_ID_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4b7a-9a77-1f2b7c9e0d41")
+
+
+class Channel(StrEnum):
+    call = "call"
+    chat = "chat"
+    email = "email"
+    social = "social"
+    review = "review"
+    survey = "survey"
+    app = "app"
+    other = "other"
+
+
+class Kind(StrEnum):
+    feedback = "feedback"
+    contact = "contact"
+    survey_response = "survey_response"
+    journey_event = "journey_event"
+
+
+class Method(StrEnum):
+    hint = "hint"
+    rule = "rule"
+    model = "model"
+    fallback = "fallback"
+
+
+class Severity(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+class SentimentLabel(StrEnum):
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=200, description="Pseudonymous customer id")
+    segment: str | None = Field(default=None, max_length=100)
+
+
+class Scores(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    csat: int | None = Field(default=None, ge=1, le=5, description="Customer satisfaction, 1-5")
+    nps: int | None = Field(default=None, ge=0, le=10, description="Net promoter score answer, 0-10")
+    ces: int | None = Field(default=None, ge=1, le=7, description="Customer effort score, 1-7")
+
+
+def stable_event_id(source: str, external_id: str) -> str:
+    """The event id for a source's item: the same source + external_id always gives the same id."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{source}\x1f{external_id}"))
+
+
+class Feedback(BaseModel):
+    """One piece of customer feedback or journey event, in the canonical form (DESIGN §2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    source: str
+    channel: Channel
+    kind: Kind = Kind.feedback
+    external_id: str | None = None
+    occurred_at: datetime
+    received_at: datetime
+    customer: Customer = Field(default_factory=Customer)
+    text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    scores: Scores = Field(default_factory=Scores)
+    stage_hint: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("occurred_at", "received_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Sentiment(BaseModel):
+    score: float = Field(ge=-1.0, le=1.0)
+    label: SentimentLabel
+    explanation: str = ""
+
+
+class Classification(BaseModel):
+    stage: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    method: Method
+    explanation: str
+    sentiment: Sentiment
+    severity: Severity = Severity.normal
+    severity_reason: str = ""
+    backend: str | None = None
+    model_version: str | None = None
+
+
+class ClassifiedFeedback(Feedback):
+    classification: Classification
+
+
+class EventType(StrEnum):
+    feedback_received = "io.journeyline.feedback.received"
+    feedback_classified = "io.journeyline.feedback.classified"
+    feedback_corrected = "io.journeyline.feedback.corrected"
+    alert_opened = "io.journeyline.alert.opened"
+    alert_updated = "io.journeyline.alert.updated"
+    alert_acknowledged = "io.journeyline.alert.acknowledged"
+    alert_escalated = "io.journeyline.alert.escalated"
+    alert_resolved = "io.journeyline.alert.resolved"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

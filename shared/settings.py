@@ -1,0 +1,102 @@
+"""Settings shared by every service: Kafka, topics, database. Built once by each service and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JOURNEY_MAP = Path(__file__).with_name("journey_default.yaml")
+DEFAULT_DATABASE_URL = "sqlite:///var/journeyline.db"
+
+
+class Topics(BaseModel):
+    """Topic names; a prefix lets tests and tenants run side by side on one broker."""
+
+    prefix: str = ""
+
+    def _name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def received(self) -> str:
+        return self._name("cx.feedback.received")
+
+    @property
+    def classified(self) -> str:
+        return self._name("cx.feedback.classified")
+
+    @property
+    def dlq(self) -> str:
+        return self._name("cx.feedback.dlq")
+
+    @property
+    def alerts(self) -> str:
+        return self._name("cx.alerts")
+
+    @property
+    def corrections(self) -> str:
+        return self._name("cx.feedback.corrections")
+
+    def all(self) -> list[str]:
+        return [self.received, self.classified, self.dlq, self.alerts, self.corrections]
+
+    def group(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # Tansu (the embedded broker) rejects aiokafka's InitProducerId v0: on for Apache Kafka only.
+    enable_idempotence: bool = False
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1500
+    request_timeout_ms: int = 5000
+    max_request_size: int = 2 * 1024 * 1024
+    partitions: int = 6
+    topics: Topics = Field(default_factory=Topics)
+
+
+class CommonSettings(BaseSettings):
+    """Fields every service reads under the same, unprefixed environment names."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: str = Field(default="development", validation_alias="JOURNEYLINE_ENV")
+    log_level: str = Field(default="INFO", validation_alias="JOURNEYLINE_LOG_LEVEL")
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_enable_idempotence: bool = Field(default=False, validation_alias="KAFKA_ENABLE_IDEMPOTENCE")
+    kafka_partitions: int = Field(default=6, ge=1, validation_alias="KAFKA_PARTITIONS")
+    kafka_session_timeout_ms: int = Field(default=6000, validation_alias="KAFKA_SESSION_TIMEOUT_MS")
+    topic_prefix: str = Field(default="", validation_alias="JOURNEYLINE_TOPIC_PREFIX")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    journey_map: Path = Field(default=DEFAULT_JOURNEY_MAP, validation_alias="JOURNEYLINE_JOURNEY_MAP")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() in {"production", "prod"}
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix)
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            enable_idempotence=self.kafka_enable_idempotence,
+            session_timeout_ms=self.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(500, self.kafka_session_timeout_ms // 4),
+            partitions=self.kafka_partitions,
+            topics=self.topics,
+        )
+
+
+def refuse_placeholder_secrets(settings: CommonSettings, **secrets: str | None) -> None:
+    """Outside development, refuse to start with an empty or placeholder secret."""
+    if not settings.is_production:
+        return
+    weak = [name for name, value in secrets.items() if not value or value.startswith("change-me")]
+    if weak:
+        raise ValueError(f"set real values for {', '.join(weak)} before running in production")
