@@ -68,7 +68,8 @@ class Scores(BaseModel):
 
 def stable_event_id(source: str, external_id: str) -> str:
     """The event id for a source's item: the same source + external_id always gives the same id."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{source}\x1f{external_id}"))
+    # Length-prefixed so that no two (source, external_id) pairs can produce the same name.
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{len(source)}:{source}:{external_id}"))
 
 
 class Feedback(BaseModel):

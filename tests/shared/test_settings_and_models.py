@@ -1,0 +1,55 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from shared.models import Feedback, stable_event_id
+from shared.settings import CommonSettings, refuse_placeholder_secrets
+
+
+def test_environment_names_reach_kafka_and_topics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "true")
+    monkeypatch.setenv("JOURNEYLINE_TOPIC_PREFIX", "acme.")
+    settings = CommonSettings()
+    assert settings.kafka.bootstrap_servers == "kafka:9092"
+    assert settings.kafka.enable_idempotence is True
+    assert settings.topics.received == "acme.cx.feedback.received"
+    assert settings.topics.group("classify") == "acme.classify"
+
+
+def test_production_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOURNEYLINE_ENV", "production")
+    with pytest.raises(ValueError, match="ADMIN_TOKEN"):
+        refuse_placeholder_secrets(CommonSettings(), ADMIN_TOKEN="change-me")
+    refuse_placeholder_secrets(CommonSettings(), ADMIN_TOKEN="s3cr3t-and-long")
+
+
+def test_event_id_is_stable_per_source_and_external_id() -> None:
+    assert stable_event_id("zendesk", "42") == stable_event_id("zendesk", "42")
+    assert stable_event_id("zendesk", "42") != stable_event_id("intercom", "42")
+    assert stable_event_id("a", "b\x1fc") != stable_event_id("a\x1fb", "c")
+
+
+def test_feedback_times_are_normalised_to_utc_and_text_is_bounded() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    item = Feedback(
+        id="1",
+        source="s",
+        channel="call",
+        occurred_at=datetime(2026, 5, 1, 12, 0, tzinfo=plus_two),
+        received_at=datetime(2026, 5, 1, 10, 0),
+    )
+    assert item.occurred_at.utcoffset() == timedelta(0) and item.occurred_at.hour == 10
+    assert item.received_at.tzinfo is not None
+    with pytest.raises(ValidationError):
+        Feedback(
+            id="1",
+            source="s",
+            channel="call",
+            occurred_at=item.occurred_at,
+            received_at=item.received_at,
+            text="x" * 10_001,
+        )
+    with pytest.raises(ValidationError):
+        Feedback.model_validate({**item.model_dump(), "scores": {"nps": 11}})
