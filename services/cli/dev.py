@@ -37,8 +37,11 @@ class Child:
 
 
 class DevStack:
-    def __init__(self, *, var_dir: Path, broker_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, var_dir: Path, broker_port: int, ports: dict[str, int] | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.var_dir, self.broker_port, self.host = var_dir, broker_port, host
+        self.ports = {**SERVICES, **(ports or {})}
         self.broker: EmbeddedBroker | None = None
         self.children: list[Child] = []
         self.stopping = False
@@ -63,7 +66,7 @@ class DevStack:
         settings = _settings_from(env)
         asyncio.run(ensure_topics(settings.kafka))
         _say(f"database     {_redact(settings.database_url)}")
-        for name, port in SERVICES.items():
+        for name, port in self.ports.items():
             if port_open(self.host, port):
                 raise RuntimeError(f"port {port} for {name} is already in use")
             log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115
@@ -147,8 +150,8 @@ def _say(line: str) -> None:
     print(f"journeyline  {line}", flush=True)
 
 
-def run_dev(*, var_dir: Path, broker_port: int = 9092) -> int:
-    stack = DevStack(var_dir=var_dir, broker_port=broker_port)
+def run_dev(*, var_dir: Path, broker_port: int = 9092, ports: dict[str, int] | None = None) -> int:
+    stack = DevStack(var_dir=var_dir, broker_port=broker_port, ports=ports)
 
     def _on_signal(signum: int, _frame: object) -> None:
         stack.stopping = True

@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run the embedded stack: broker, SQLite and the three services")
     dev.add_argument("--var-dir", type=Path, default=Path("var"), help="where the database and logs go")
     dev.add_argument("--broker-port", type=int, default=9092)
+    for name, port in (("ingest", 8001), ("classify", 8002), ("accountability", 8003)):
+        dev.add_argument(f"--{name}-port", type=int, default=port)
     dev.set_defaults(func=_dev)
 
     for name in _CONTRIBUTORS:
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _dev(args: argparse.Namespace) -> int:
     from services.cli.dev import run_dev
 
-    return run_dev(var_dir=args.var_dir, broker_port=args.broker_port)
+    ports = {name: getattr(args, f"{name}_port") for name in ("ingest", "classify", "accountability")}
+    return run_dev(var_dir=args.var_dir, broker_port=args.broker_port, ports=ports)
 
 
 def main(argv: list[str] | None = None) -> int:
