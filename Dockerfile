@@ -1,0 +1,24 @@
+# One image for the three Journeyline services; docker-compose.yml picks the service by its command:
+#   uvicorn services.<name>.main:app --host 0.0.0.0 --port 800N
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    JOURNEYLINE_ENV=production
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install '.[postgres]' \
+    && useradd --system --uid 10001 --home-dir /app journeyline
+
+USER journeyline
+
+# Overridden per service in docker-compose.yml.
+EXPOSE 8001 8002 8003
+CMD ["uvicorn", "services.ingest.main:app", "--host", "0.0.0.0", "--port", "8001", "--no-access-log"]
