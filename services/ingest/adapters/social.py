@@ -1,0 +1,153 @@
+"""Social mentions and comments: Journeyline's own shape, X posts, Facebook/Instagram webhooks, Reddit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.ingest.adapters.common import (
+    AdapterError,
+    Canonical,
+    check_fields,
+    dig,
+    meta,
+    parse_time,
+    require_object,
+    tagged,
+    text_or_none,
+)
+
+_MENTION_FIELDS = frozenset(
+    {
+        "post_id",
+        "platform",
+        "author_handle",
+        "author_id",
+        "text",
+        "posted_at",
+        "reply_to",
+        "url",
+        "language",
+        "stage_hint",
+    }
+)
+
+
+def adapt(payload: Any) -> list[Canonical]:
+    body = require_object(payload, "social mention")
+    if body.get("object") in ("page", "instagram") and isinstance(body.get("entry"), list):
+        return _meta_webhook(body)
+    if isinstance(body.get("data"), dict) and "author_id" in body["data"]:
+        return [_x_post(body["data"])]
+    if "author_id" in body and "text" in body and "id" in body and "post_id" not in body:
+        return [_x_post(body)]
+    if body.get("kind") == "t1" and isinstance(body.get("data"), dict):
+        return [_reddit(body["data"])]
+    return [_mention(body)]
+
+
+def _mention(body: dict[str, Any]) -> Canonical:
+    check_fields(body, _MENTION_FIELDS, "social mention")
+    for name in ("post_id", "platform", "text"):
+        if not body.get(name):
+            raise AdapterError("missing_field", f"{name}: required for a social mention")
+    return {
+        "external_id": f"{text_or_none(body['platform'])}:{text_or_none(body['post_id'])}",
+        "channel": "social",
+        "kind": "feedback",
+        "occurred_at": parse_time(body.get("posted_at"), "posted_at"),
+        "customer": {"id": text_or_none(body.get("author_id")) or _handle_id(body.get("author_handle"))},
+        "text": text_or_none(body["text"]),
+        "stage_hint": text_or_none(body.get("stage_hint")),
+        "metadata": meta(
+            platform=body["platform"],
+            author_handle=body.get("author_handle"),
+            reply_to=body.get("reply_to"),
+            url=body.get("url"),
+            language=body.get("language"),
+        ),
+    }
+
+
+def _handle_id(handle: Any) -> str | None:
+    text = text_or_none(handle)
+    return f"handle:{text.lstrip('@').lower()}" if text else None
+
+
+def _x_post(post: dict[str, Any]) -> Canonical:
+    """An X (Twitter) API v2 post object, bare or inside `{"data": ...}`."""
+    replied = next(
+        (
+            r.get("id")
+            for r in post.get("referenced_tweets") or []
+            if isinstance(r, dict) and r.get("type") == "replied_to"
+        ),
+        None,
+    )
+    return {
+        "external_id": tagged("x", post.get("id")),
+        "channel": "social",
+        "kind": "feedback",
+        "occurred_at": parse_time(post.get("created_at"), "created_at"),
+        "customer": {"id": tagged("x", post.get("author_id"))},
+        "text": text_or_none(post.get("text")),
+        "metadata": meta(
+            platform="x",
+            language=post.get("lang"),
+            conversation_id=post.get("conversation_id"),
+            reply_to=replied or post.get("in_reply_to_user_id"),
+        ),
+    }
+
+
+def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
+    """A Facebook Page `feed` or Instagram `comments` webhook: one event per change."""
+    platform = "facebook" if body["object"] == "page" else "instagram"
+    events: list[Canonical] = []
+    for entry in body["entry"]:
+        for change in dig(entry, "changes") or []:
+            value = dig(change, "value")
+            if not isinstance(value, dict) or dig(change, "field") not in ("feed", "comments"):
+                continue
+            if platform == "facebook" and value.get("item") not in ("comment", "post", "status"):
+                continue  # reactions, likes and shares carry no feedback text
+            item_id = value.get("comment_id") or value.get("post_id") or value.get("id")
+            stamp = value.get("created_time") or dig(entry, "time")
+            events.append(
+                {
+                    "external_id": tagged(platform, item_id),
+                    "channel": "social",
+                    "kind": "feedback",
+                    "occurred_at": parse_time(stamp, "created_time"),
+                    "customer": {"id": tagged(platform, dig(value, "from", "id"))},
+                    "text": text_or_none(value.get("message") or value.get("text")),
+                    "metadata": meta(
+                        platform=platform,
+                        author_handle=dig(value, "from", "username"),
+                        post_id=value.get("post_id") or dig(value, "media", "id"),
+                        reply_to=value.get("parent_id"),
+                        verb=value.get("verb"),
+                    ),
+                }
+            )
+    if not events:
+        raise AdapterError("unsupported_payload", "the webhook holds no comment or post to ingest")
+    return events
+
+
+def _reddit(comment: dict[str, Any]) -> Canonical:
+    """A Reddit comment (`kind: t1`), as the listing API returns it."""
+    return {
+        "external_id": text_or_none(comment.get("name") or comment.get("id")),
+        "channel": "social",
+        "kind": "feedback",
+        "occurred_at": parse_time(comment.get("created_utc"), "created_utc"),
+        "customer": {"id": tagged("reddit", comment.get("author_fullname") or comment.get("author"))},
+        "text": text_or_none(comment.get("body")),
+        "metadata": meta(
+            platform="reddit",
+            author_handle=comment.get("author"),
+            subreddit=comment.get("subreddit"),
+            reply_to=comment.get("parent_id"),
+            post_id=comment.get("link_id"),
+        ),
+    }

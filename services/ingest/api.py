@@ -1,0 +1,220 @@
+"""Thin routers: POST /v1/events (one event, a JSON array or NDJSON) and the sources admin API."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
+
+from services.ingest import metrics
+from services.ingest.adapters.generic import GenericEvent
+from services.ingest.deps import AdminDep, ApiKeyDep, RuntimeDep, SessionDep
+from services.ingest.examples import EXAMPLES, NDJSON_EXAMPLE
+from services.ingest.intake import Record, Rejection, adapter_for, count_by, media_type, parse_body, prepare
+from services.ingest.models import (
+    Accepted,
+    BatchResult,
+    SourceCreate,
+    SourcePublic,
+    SourceWithKey,
+    source_public,
+)
+from services.ingest.publisher import BrokerUnavailable
+from services.ingest.service import SourceError, add_source, list_sources, revoke_source, rotate_key
+from shared.http import PROBLEM_JSON, Problem
+from shared.models import utcnow
+
+router = APIRouter(prefix="/v1", tags=["events"])
+admin = APIRouter(prefix="/v1/sources", tags=["sources (admin)"])
+
+_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+_EVENTS_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [GenericEvent.model_json_schema(), {"type": "array", "items": {"type": "object"}}]},
+                "examples": EXAMPLES,
+            },
+            "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
+        },
+    }
+}
+_EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Every event is on the broker (acks=all). One event: `Accepted`; a batch: `BatchResult`."},
+    207: {"description": "Some events of the batch were accepted; see `results`", "model": BatchResult},
+    400: {"description": "Malformed JSON, invalid UTF-8 or unknown adapter", **_PROBLEM},
+    401: {"description": "Missing, unknown or revoked API key", **_PROBLEM},
+    403: {"description": "An event names another source", **_PROBLEM},
+    413: {"description": "Body or batch too large", **_PROBLEM},
+    415: {"description": "Not application/json or application/x-ndjson", **_PROBLEM},
+    422: {"description": "No event was valid (`reason` per item)", **_PROBLEM},
+    429: {"description": "The source's rate limit; see Retry-After", **_PROBLEM},
+    503: {"description": "The broker did not acknowledge in time; retry after Retry-After", **_PROBLEM},
+}
+
+
+def _json(body: Any, status: int) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "Payload too large", f"the body is {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Problem(413, "Payload too large", f"the body exceeds the {limit}-byte limit")
+    return bytes(body)
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=Accepted,
+    responses=_EVENTS_RESPONSES,
+    openapi_extra=_EVENTS_OPENAPI,
+    summary="Send one event, a JSON array of events, or NDJSON",
+)
+async def post_events(
+    request: Request,
+    runtime: RuntimeDep,
+    api_key: ApiKeyDep,
+    adapter: str | None = Query(default=None, description="Payload shape; defaults to the source's adapter"),
+) -> Response:
+    started = time.perf_counter()
+    try:
+        return await _ingest(request, runtime, api_key, adapter)
+    finally:
+        metrics.REQUEST_DURATION.labels("/v1/events").observe(time.perf_counter() - started)
+
+
+async def _ingest(request: Request, runtime: RuntimeDep, api_key: str | None, requested: str | None) -> Response:
+    settings = runtime.settings
+    source = runtime.sources.lookup(api_key)
+    if source is None:
+        detail = "send the source's key in X-API-Key" if not api_key else "the API key is unknown or revoked"
+        raise Problem(401, "Unauthorized", detail)
+    fmt = media_type(request.headers.get("content-type"))
+    chosen = adapter_for(source, requested or request.headers.get("x-journeyline-adapter"))
+    raw = await _read_body(request, settings.max_body_bytes)
+    channel = source.channel.value
+    try:
+        body = parse_body(raw, fmt, channel=channel)
+    except Problem as problem:
+        if problem.extra.get("reason"):
+            metrics.EVENTS.labels(source.name, channel, "rejected", problem.extra["reason"]).inc()
+        raise
+    if body.count > settings.max_batch_items:
+        raise Problem(413, "Batch too large", f"{body.count} events; at most {settings.max_batch_items} per request")
+    metrics.BATCH_SIZE.observe(body.count)
+    wait = runtime.limiter.take(source, body.count)
+    if wait:
+        metrics.EVENTS.labels(source.name, channel, "rejected", "rate_limited").inc(body.count)
+        raise Problem(
+            429, "Too many requests", f"source {source.name!r} is over its rate limit; retry in {wait:.0f}s",
+            headers={"Retry-After": f"{wait:.0f}"}, reason="rate_limited",
+        )  # fmt: skip
+    now = utcnow()
+    try:
+        records, rejections = prepare(
+            body, source=source, adapter=chosen, received_at=now,
+            max_future=timedelta(seconds=settings.max_future_skew_seconds),
+        )  # fmt: skip
+    except Problem as problem:  # a foreign source refuses the whole request
+        metrics.EVENTS.labels(source.name, channel, "rejected", "forbidden_source").inc(body.count)
+        raise problem
+    _count(source.name, rejections)
+    if not records:
+        raise _none_accepted(body.batch, rejections)
+    try:
+        await runtime.publisher.publish(records)
+    except BrokerUnavailable as exc:
+        metrics.EVENTS.labels(source.name, channel, "rejected", "broker_unavailable").inc(len(records) - len(exc.acked))
+        _count(source.name, [r for r in records if r.id in set(exc.acked)])
+        retry = str(settings.retry_after_seconds)
+        raise Problem(
+            503, "Broker unavailable", "the events were not acknowledged by the broker; send the same request again",
+            headers={"Retry-After": retry}, reason="broker_unavailable", acknowledged=exc.acked,
+        ) from None  # fmt: skip
+    _count(source.name, records)
+    if not body.batch and len(records) == 1:
+        return _json({"status": "accepted", "id": records[0].id}, 202)
+    return _batch_response(records, rejections)
+
+
+def _count(source: str, items: list[Record] | list[Rejection]) -> None:
+    for (channel, reason), n in count_by(items).items():
+        metrics.EVENTS.labels(source, channel, "rejected" if reason else "accepted", reason).inc(n)
+
+
+def _results(records: list[Record], rejections: list[Rejection]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"index": r.index, **({"part": r.part} if r.part is not None else {}), "status": "accepted", "id": r.id}
+        for r in records
+    ]
+    rows += [
+        {"index": r.index, **({"part": r.part} if r.part is not None else {}), "status": "rejected",
+         "reason": r.reason, "detail": r.detail}
+        for r in rejections
+    ]  # fmt: skip
+    rows.sort(key=lambda row: (row["index"], row.get("part", 0)))
+    return rows
+
+
+def _batch_response(records: list[Record], rejections: list[Rejection]) -> Response:
+    status = "partial" if rejections else "accepted"
+    body = {"status": status, "accepted": len(records), "rejected": len(rejections)}
+    body["results"] = _results(records, rejections)  # type: ignore[assignment]
+    return _json(body, 207 if rejections else 202)
+
+
+def _none_accepted(batch: bool, rejections: list[Rejection]) -> Problem:
+    if not batch and len(rejections) == 1:
+        first = rejections[0]
+        return Problem(422, "Invalid event", first.detail, reason=first.reason)
+    return Problem(
+        422, "No event accepted", f"all {len(rejections)} events were rejected; see results",
+        outcome="rejected", accepted=0, rejected=len(rejections), results=_results([], rejections),
+    )  # fmt: skip
+
+
+@admin.get("", response_model=list[SourcePublic], summary="List sources (keys are never shown)")
+def get_sources(_: AdminDep, session: SessionDep) -> list[SourcePublic]:
+    return [source_public(s) for s in list_sources(session=session)]
+
+
+@admin.post("", status_code=201, response_model=SourceWithKey, summary="Add a source; its key is shown once")
+def create_source(_: AdminDep, session: SessionDep, runtime: RuntimeDep, source: SourceCreate) -> SourceWithKey:
+    try:
+        row, key = add_source(session=session, source=source)
+    except (SourceError, IntegrityError) as exc:
+        raise Problem(409, "Conflict", str(exc) if isinstance(exc, SourceError) else "the source exists") from None
+    runtime.sources.put(row)
+    return SourceWithKey(**source_public(row).model_dump(), api_key=key)
+
+
+@admin.post("/{name}/rotate", response_model=SourceWithKey, summary="Issue a new key; the old one stops working")
+def rotate_source(_: AdminDep, session: SessionDep, runtime: RuntimeDep, name: str) -> SourceWithKey:
+    try:
+        row, key = rotate_key(session=session, name=name)
+    except SourceError as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    runtime.sources.put(row)
+    return SourceWithKey(**source_public(row).model_dump(), api_key=key)
+
+
+@admin.post("/{name}/revoke", response_model=SourcePublic, summary="Stop accepting the source's key")
+def revoke(_: AdminDep, session: SessionDep, runtime: RuntimeDep, name: str) -> SourcePublic:
+    try:
+        row = revoke_source(session=session, name=name)
+    except SourceError as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    runtime.sources.put(row)
+    return source_public(row)

@@ -1,0 +1,117 @@
+"""The hot-path side of API keys: an in-memory cache of active sources, and per-source rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.ingest import metrics
+from services.ingest.models import Adapter, Source
+from services.ingest.service import active_sources, hash_key
+from shared.models import Channel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What a request needs to know about the source that sent it."""
+
+    name: str
+    channel: Channel
+    adapter: Adapter
+    rate_limit: float | None
+
+
+class SourceCache:
+    """key hash -> source, reloaded from the database every few seconds (so a revoke bites quickly)."""
+
+    def __init__(self, engine: Engine, *, refresh_seconds: float) -> None:
+        self.engine, self.refresh_seconds = engine, refresh_seconds
+        self._by_hash: dict[str, SourceInfo] = {}
+        self.loaded = False
+        self._task: asyncio.Task[None] | None = None
+
+    def lookup(self, key: str | None) -> SourceInfo | None:
+        if not key:
+            return None
+        return self._by_hash.get(hash_key(key))
+
+    def _load(self) -> dict[str, SourceInfo]:
+        with Session(self.engine) as session:
+            rows = active_sources(session=session)
+        return {row.key_hash: _info(row) for row in rows}
+
+    async def refresh(self) -> None:
+        table = await asyncio.to_thread(self._load)
+        for info in table.values():
+            metrics.init_source_series(info.name, info.channel.value)
+        self._by_hash, self.loaded = table, True
+
+    def put(self, row: Source) -> None:
+        """Apply a change made through this process's admin API at once."""
+        table = {h: s for h, s in self._by_hash.items() if s.name != row.name}
+        if row.revoked_at is None:
+            table[row.key_hash] = _info(row)
+            metrics.init_source_series(row.name, row.channel.value)
+        self._by_hash = table
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ingest-source-cache")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            try:
+                await self.refresh()
+            except Exception as exc:  # database down: keep serving the last good table
+                log.warning("source cache refresh failed", extra={"error": type(exc).__name__})
+
+
+def _info(row: Source) -> SourceInfo:
+    return SourceInfo(
+        name=row.name, channel=Channel(row.channel), adapter=Adapter(row.adapter), rate_limit=row.rate_limit
+    )
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass
+class RateLimiter:
+    """Token bucket per source, counted in events; the bucket holds at least one full batch."""
+
+    default_rate: float
+    min_burst: int
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def take(self, source: SourceInfo, count: int) -> float:
+        """Take `count` tokens; return 0 when allowed, else the seconds to wait before retrying."""
+        rate = self.default_rate if source.rate_limit is None else source.rate_limit
+        if rate <= 0:
+            return 0.0
+        burst = max(rate * 2, float(self.min_burst))
+        now = time.monotonic()
+        bucket = self._buckets.get(source.name)
+        if bucket is None:
+            bucket = self._buckets[source.name] = _Bucket(burst, now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+        if bucket.tokens >= count:
+            bucket.tokens -= count
+            return 0.0
+        return max(1.0, math.ceil((count - bucket.tokens) / rate))

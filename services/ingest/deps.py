@@ -1,0 +1,66 @@
+"""FastAPI dependencies as `Annotated` aliases: the running service's parts and the admin check."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.ingest.auth import RateLimiter, SourceCache
+from services.ingest.publisher import Publisher
+from services.ingest.settings import IngestSettings
+from shared.http import Problem
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs, built once in the lifespan."""
+
+    settings: IngestSettings
+    engine: Engine
+    sources: SourceCache
+    limiter: RateLimiter
+    publisher: Publisher
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    with Session(runtime.engine) as session:
+        yield session
+
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The source's API key")
+admin_bearer = HTTPBearer(auto_error=False, description="INGEST_ADMIN_TOKEN")
+
+
+def require_admin(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(admin_bearer)],
+) -> None:
+    expected = runtime.settings.admin_token
+    if not expected:
+        raise Problem(403, "Admin API disabled", "set INGEST_ADMIN_TOKEN to manage sources over HTTP")
+    given = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <INGEST_ADMIN_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ApiKeyDep = Annotated[str | None, Security(api_key_header)]
+AdminDep = Annotated[None, Depends(require_admin)]

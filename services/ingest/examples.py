@@ -1,0 +1,174 @@
+"""Realistic example payloads per adapter (vendor field names from INTEGRATIONS.md), shown in the OpenAPI docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "generic": {
+        "summary": "generic: one canonical event",
+        "value": {
+            "external_id": "web-form-20931",
+            "channel": "email",
+            "kind": "feedback",
+            "occurred_at": "2025-03-05T12:00:00Z",
+            "customer": {"id": "CUS-20931", "segment": "smb"},
+            "text": "I was charged twice for my March invoice and nobody answers my emails.",
+            "scores": {"csat": 2},
+            "metadata": {"product": "broadband", "region": "uk"},
+        },
+    },
+    "call_centre": {
+        "summary": "call_centre (?adapter=call_centre): Journeyline contact record",
+        "value": {
+            "contact_id": "CALL-2025-03-06-0042",
+            "channel": "call",
+            "started_at": "2025-03-06T09:14:02Z",
+            "customer_id": "CUS-88412",
+            "queue": "Billing",
+            "agent_id": "j.okafor",
+            "agent_notes": "Customer disputed late fee after direct debit failure; waived fee, explained new date.",
+            "disposition": "FEE_WAIVED",
+            "wait_seconds": 74,
+            "handle_seconds": 486,
+            "csat": 4,
+        },
+    },
+    "amazon_connect": {
+        "summary": "call_centre: Amazon Connect contact trace record",
+        "value": {
+            "AWSAccountId": "210987654321",
+            "ContactId": "5f1c2a9e-7b3d-4e11-9c0a-2d4e6f8a1b3c",
+            "Channel": "VOICE",
+            "InitiationMethod": "INBOUND",
+            "InitiationTimestamp": "2025-02-11T09:14:02Z",
+            "DisconnectTimestamp": "2025-02-11T09:22:47Z",
+            "CustomerEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+447700900123"},
+            "Queue": {"Name": "Billing", "EnqueueTimestamp": "2025-02-11T09:14:40Z", "Duration": 74},
+            "Agent": {"Username": "j.okafor", "AgentInteractionDuration": 401, "AfterContactWorkDuration": 55},
+            "DisconnectReason": "CUSTOMER_DISCONNECT",
+            "Attributes": {"customerId": "CUS-88412", "wrapCode": "REFUND_ISSUED", "postCallCsat": "4"},
+        },
+    },
+    "social": {
+        "summary": "social (?adapter=social): an X post",
+        "value": {
+            "data": {
+                "id": "1893342211009988771",
+                "text": "@AcmeHelp third day without broadband, nobody calls back",
+                "author_id": "99001122",
+                "created_at": "2025-03-05T07:12:44.000Z",
+                "conversation_id": "1893342211009988771",
+                "lang": "en",
+            }
+        },
+    },
+    "facebook": {
+        "summary": "social: Facebook Page feed webhook (one event per comment)",
+        "value": {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "1029384756",
+                    "time": 1741163000,
+                    "changes": [
+                        {
+                            "field": "feed",
+                            "value": {
+                                "item": "comment",
+                                "verb": "add",
+                                "comment_id": "1029384756_555_777",
+                                "post_id": "1029384756_555",
+                                "parent_id": "1029384756_555",
+                                "from": {"id": "6611223344", "name": "Dana P."},
+                                "message": "Delivery was 4 days late again.",
+                                "created_time": 1741162990,
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+    },
+    "review": {
+        "summary": "review (?adapter=review): App Store Connect customer review",
+        "value": {
+            "type": "customerReviews",
+            "id": "00000123-abcd-0042-9f00-1a2b3c4d0000",
+            "attributes": {
+                "rating": 2,
+                "title": "Crashes on launch",
+                "body": "Since 5.4 it crashes when I open statements.",
+                "reviewerNickname": "leafblower88",
+                "createdDate": "2025-03-02T21:17:09-08:00",
+                "territory": "GBR",
+            },
+        },
+    },
+    "google_play": {
+        "summary": "review: Google Play review",
+        "value": {
+            "reviewId": "gp:AOqpTOHx7k2",
+            "authorName": "Priya S.",
+            "comments": [
+                {
+                    "userComment": {
+                        "text": "Widget broke\tStopped updating after last update",
+                        "lastModified": {"seconds": "1741080000", "nanos": 0},
+                        "starRating": 3,
+                        "reviewerLanguage": "en_IN",
+                        "device": "a54x",
+                        "appVersionName": "5.4.1",
+                    }
+                }
+            ],
+        },
+    },
+    "survey": {
+        "summary": "survey (?adapter=survey): Journeyline survey response",
+        "value": {
+            "response_id": "R_1a2B3c4D5e6F",
+            "survey_id": "onboarding-pulse",
+            "customer_id": "CUS-4410",
+            "nps": 6,
+            "ces": 5,
+            "verbatim": "Setup took two support calls",
+            "submitted_at": "2025-03-06T09:01:40Z",
+            "stage_hint": "onboard",
+        },
+    },
+    "delighted": {
+        "summary": "survey: Delighted webhook",
+        "value": {
+            "event_type": "survey_response.updated",
+            "event_id": "3f9a0c1d77e2",
+            "event_data": {
+                "id": "88213",
+                "person": {"id": "5120", "email": "ana@example.org", "name": "Ana L."},
+                "survey_type": "nps",
+                "score": 3,
+                "comment": "Support never replied to my ticket.",
+                "created_at": 1741200000,
+                "person_properties": {"Plan": "Basic", "customer_id": "CUS-9910"},
+                "tags": [],
+            },
+        },
+    },
+    "batch": {
+        "summary": "generic: a batch as a JSON array",
+        "value": [
+            {
+                "external_id": "chat-1",
+                "channel": "chat",
+                "customer_id": "CUS-1",
+                "text": "The app keeps logging me out.",
+            },
+            {"external_id": "chat-2", "channel": "chat", "customer_id": "CUS-2", "text": "Refund arrived, thanks!"},
+        ],
+    },
+}
+
+NDJSON_EXAMPLE = (
+    '{"external_id":"chat-1","channel":"chat","customer_id":"CUS-1","text":"The app keeps logging me out."}\n'
+    '{"external_id":"chat-2","channel":"chat","customer_id":"CUS-2","text":"Refund arrived, thanks!"}\n'
+)

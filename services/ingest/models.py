@@ -1,0 +1,88 @@
+"""Ingest's tables (prefixed `ingest_`, created at start-up) and the shapes of its API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+from shared.models import Channel, utcnow
+
+SOURCE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+
+class Adapter(StrEnum):
+    """Payload shapes ingest understands; each source has a default, a request may pick another."""
+
+    generic = "generic"
+    call_centre = "call_centre"
+    social = "social"
+    review = "review"
+    survey = "survey"
+
+
+class SourceBase(SQLModel):
+    name: str = Field(index=True, unique=True, max_length=63, schema_extra={"pattern": SOURCE_NAME_PATTERN})
+    channel: Channel = Field(default=Channel.other, max_length=20)
+    adapter: Adapter = Field(default=Adapter.generic, max_length=30)
+    rate_limit: float | None = Field(
+        default=None, ge=0, description="Events per second for this source; null = the service default, 0 = none"
+    )
+
+
+class Source(SourceBase, table=True):
+    """An integrating tool allowed to post events; only a SHA-256 of its API key is kept."""
+
+    __tablename__ = "ingest_sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(index=True, unique=True, max_length=64)
+    key_hint: str = Field(max_length=16, description="The key's first characters, to tell keys apart")
+    created_at: datetime = Field(default_factory=utcnow)
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class SourceCreate(SourceBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class SourcePublic(SourceBase):
+    key_hint: str
+    created_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    active: bool
+
+
+class SourceWithKey(SourcePublic):
+    api_key: str
+
+
+class ItemResult(BaseModel):
+    index: int
+    part: int | None = None
+    status: str
+    id: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class Accepted(BaseModel):
+    status: str = "accepted"
+    id: str
+
+
+class BatchResult(BaseModel):
+    status: str
+    accepted: int
+    rejected: int
+    results: list[ItemResult]
+
+
+def source_public(source: Source) -> SourcePublic:
+    data: dict[str, Any] = source.model_dump()
+    return SourcePublic(**data, active=source.revoked_at is None)

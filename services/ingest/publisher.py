@@ -1,0 +1,115 @@
+"""The producer side: send a request's records, wait for the broker's acks, never longer than a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from services.ingest import metrics
+from services.ingest.intake import Record
+from shared.kafka import broker_reachable, make_producer
+from shared.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not acknowledge every record in time; `acked` of them did."""
+
+    def __init__(self, acked: list[str]) -> None:
+        super().__init__("the broker did not acknowledge in time")
+        self.acked = acked
+
+
+class Publisher:
+    """Owns the producer; a watcher probes the broker so a dead one is answered 503 at once and a returning
+    one is used again without a restart."""
+
+    def __init__(
+        self, kafka: KafkaSettings, *, topic: str, timeout: float, linger_ms: int, probe_interval: float
+    ) -> None:
+        self.kafka, self.topic, self.timeout = kafka, topic, timeout
+        self.linger_ms, self.probe_interval = linger_ms, probe_interval
+        self.producer: AIOKafkaProducer | None = None
+        self.up = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._set_up(await self._connect())
+        self._task = asyncio.create_task(self._watch(), name="ingest-broker-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.producer is not None:
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await asyncio.wait_for(self.producer.stop(), 10)
+            self.producer = None
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        """Send every record and wait for all acks; raise BrokerUnavailable if any is not acked in time."""
+        producer = self.producer
+        if producer is None or not self.up:
+            raise BrokerUnavailable([])
+        started = time.perf_counter()
+        deadline = started + self.timeout
+        futures: list[asyncio.Future[object]] = []
+        try:
+            async with asyncio.timeout(self.timeout):
+                for record in records:
+                    futures.append(
+                        await producer.send(self.topic, value=record.value, key=record.key, headers=record.headers)
+                    )
+        except (TimeoutError, KafkaError) as exc:
+            self._lost(exc)
+            raise BrokerUnavailable([]) from None
+        # asyncio.wait (not gather): a timeout must not cancel futures that may still be acknowledged.
+        done, pending = await asyncio.wait(futures, timeout=max(0.0, deadline - time.perf_counter()))
+        acked = [r.id for r, f in zip(records, futures, strict=True) if f in done and f.exception() is None]
+        if pending or len(acked) < len(records):
+            error = next((f.exception() for f in done if f.exception() is not None), None)
+            self._lost(error or TimeoutError("no acknowledgement in time"))
+            raise BrokerUnavailable(acked)
+        metrics.PRODUCE_DURATION.observe(time.perf_counter() - started)
+
+    def _lost(self, exc: BaseException | None) -> None:
+        log.warning("broker did not acknowledge", extra={"error": type(exc).__name__ if exc else "timeout"})
+        self._set_up(False)
+
+    def _set_up(self, up: bool) -> None:
+        self.up = up
+        metrics.BROKER_UP.set(1 if up else 0)
+
+    async def _connect(self) -> bool:
+        producer = make_producer(self.kafka, client_id="journeyline-ingest", linger_ms=self.linger_ms)
+        try:
+            await asyncio.wait_for(producer.start(), max(self.timeout, 3.0))
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("broker not reachable at start", extra={"error": type(exc).__name__})
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await asyncio.wait_for(producer.stop(), 3)
+            return False
+        self.producer = producer
+        return True
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.probe_interval)
+            try:
+                if self.producer is None:
+                    up = await self._connect()
+                else:
+                    up = await broker_reachable(self.producer, timeout=max(1.0, self.probe_interval))
+                if up != self.up:
+                    log.info("broker is %s", "back" if up else "unreachable")
+                self._set_up(up)
+            except Exception:  # the watcher must survive anything the client throws
+                log.exception("broker probe failed")
+                self._set_up(False)

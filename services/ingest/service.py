@@ -1,0 +1,105 @@
+"""Sources and their API keys: add, list, rotate, revoke. Keys are shown once and stored only as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from services.ingest.models import SOURCE_NAME_PATTERN, Adapter, Source, SourceCreate
+from shared.models import Channel, utcnow
+
+KEY_PREFIX = "jl_"
+
+
+class SourceError(ValueError):
+    """A source request that cannot be honoured (duplicate name, unknown source, bad name)."""
+
+
+def create_tables(engine: Engine) -> None:
+    """Create ingest's own tables (`ingest_*`) if they do not exist."""
+    SQLModel.metadata.create_all(engine, tables=[Source.__table__])  # type: ignore[attr-defined]
+
+
+def new_key() -> str:
+    """A high-entropy API key (256 random bits), so one SHA-256 round is a safe way to store it."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _hint(key: str) -> str:
+    return key[:10]
+
+
+def add_source(*, session: Session, source: SourceCreate) -> tuple[Source, str]:
+    """Create a source; return it with its clear key (shown once, never stored)."""
+    if not re.match(SOURCE_NAME_PATTERN, source.name):
+        raise SourceError("source names are 1-63 characters: lower-case letters, digits, '_', '.', '-'")
+    if session.exec(select(Source).where(Source.name == source.name)).first() is not None:
+        raise SourceError(f"a source named {source.name!r} already exists")
+    key = new_key()
+    row = Source(
+        name=source.name,
+        channel=Channel(source.channel),
+        adapter=Adapter(source.adapter),
+        rate_limit=source.rate_limit,
+        key_hash=hash_key(key),
+        key_hint=_hint(key),
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row, key
+
+
+def get_source(*, session: Session, name: str) -> Source:
+    row = session.exec(select(Source).where(Source.name == name)).first()
+    if row is None:
+        raise SourceError(f"no source named {name!r}")
+    return row
+
+
+def list_sources(*, session: Session) -> list[Source]:
+    return list(session.exec(select(Source).order_by(Source.name)))  # type: ignore[arg-type]
+
+
+def rotate_key(*, session: Session, name: str) -> tuple[Source, str]:
+    """Give a source a new key (the old one stops working); a revoked source is re-activated."""
+    row = get_source(session=session, name=name)
+    key = new_key()
+    row.key_hash, row.key_hint = hash_key(key), _hint(key)
+    row.rotated_at, row.revoked_at = utcnow(), None
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row, key
+
+
+def revoke_source(*, session: Session, name: str) -> Source:
+    """Stop accepting the source's key; its history stays."""
+    row = get_source(session=session, name=name)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return row
+
+
+def active_sources(*, session: Session) -> list[Source]:
+    return list(session.exec(select(Source).where(Source.revoked_at == None)))  # noqa: E711
+
+
+def ensure_source_key(*, session: Session, name: str, channel: Channel, adapter: Adapter) -> str:
+    """Create `name` or rotate its key; return the clear key (the dev runner's demo source)."""
+    if session.exec(select(Source).where(Source.name == name)).first() is None:
+        _, key = add_source(session=session, source=SourceCreate(name=name, channel=channel, adapter=adapter))
+        return key
+    _, key = rotate_key(session=session, name=name)
+    return key

@@ -1,0 +1,29 @@
+"""Ingest settings: the shared Kafka/database fields plus the front door's own limits (env prefix INGEST_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+
+class IngestSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", populate_by_name=True)
+
+    admin_token: str | None = Field(default=None, description="Bearer token for the /v1/sources admin API")
+    max_batch_items: int = Field(default=1000, ge=1, description="Most events one request may carry")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted")
+    rate_limit_per_second: float = Field(
+        default=2000.0, ge=0, description="Default events/s per source (0 = unlimited); a source may override it"
+    )
+    produce_timeout_seconds: float = Field(
+        default=1.5, gt=0, description="Longest wait for the broker's acknowledgement before answering 503"
+    )
+    retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After sent with 503 when the broker is down")
+    key_refresh_seconds: float = Field(
+        default=2.0, gt=0, description="How often the in-memory API-key cache reloads sources (revocation delay)"
+    )
+    health_interval_seconds: float = Field(default=1.0, gt=0, description="How often the broker is probed")
+    max_future_skew_seconds: int = Field(default=600, ge=0, description="How far in the future occurred_at may be")
+    linger_ms: int = Field(default=2, ge=0, description="Producer linger; small keeps single events fast")
