@@ -14,7 +14,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 APPS = {"ingest": 8001, "classify": 8002, "accountability": 8003}
-SECRETS = {"POSTGRES_PASSWORD": "not-a-real-password", "GRAFANA_ADMIN_PASSWORD": "not-a-real-password"}
+SECRETS = {
+    "POSTGRES_PASSWORD": "not-a-real-password",
+    "GRAFANA_ADMIN_PASSWORD": "not-a-real-password",
+    "INGEST_ADMIN_TOKEN": "not-a-real-token",
+    "ACCOUNTABILITY_READ_TOKEN": "not-a-real-token-r",
+    "ACCOUNTABILITY_OPERATOR_TOKEN": "not-a-real-token-o",
+    "ACCOUNTABILITY_ADMIN_TOKEN": "not-a-real-token-a",
+}
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +100,10 @@ def test_production_settings_and_secrets_from_the_environment(compose: dict[str,
         assert env["DATABASE_URL"].startswith("postgresql://")
         assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
     assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert compose["services"]["ingest"]["environment"]["INGEST_ADMIN_TOKEN"].startswith("${INGEST_ADMIN_TOKEN:?")
+    for role in ("READ", "OPERATOR", "ADMIN"):
+        name = f"ACCOUNTABILITY_{role}_TOKEN"
+        assert compose["services"]["accountability"]["environment"][name].startswith("${" + name + ":?")
     grafana_env = compose["services"]["grafana"]["environment"]
     assert grafana_env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
 
