@@ -1,0 +1,298 @@
+"""Alert rules, the one-open-alert-per-(stage, rule) invariant, lifecycle, auto-resolve, escalation, silences."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from services.accountability.models import Alert, FeedbackItem, MomentOccurrence, Silence, columns
+from services.accountability.scorecard import OPEN_STATUSES, StageNumbers, parse_duration, stage_numbers
+from shared.journey import AlertRule, HealthThresholds, JourneyMap
+
+
+class AlertStateError(ValueError):
+    """A lifecycle step that does not apply to the alert's current status."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    alert: Alert
+    name: str  # opened | updated | acknowledged | escalated | resolved
+
+
+def open_key(stage: str, rule_id: str) -> str:
+    return f"{stage}:{rule_id}"
+
+
+def active_silence(*, session: Session, stage: str, rule_id: str, now: datetime) -> Silence | None:
+    """A silence that covers this stage and rule now, if any."""
+    query = select(Silence).where(
+        columns(Silence).starts_at <= now,
+        columns(Silence).ends_at > now,
+        or_(columns(Silence).stage.is_(None), columns(Silence).stage == stage),
+        or_(columns(Silence).rule_id.is_(None), columns(Silence).rule_id == rule_id),
+    )
+    return session.execute(query.limit(1)).scalars().first()
+
+
+def raise_alert(
+    *, session: Session, stage: str, rule: AlertRule, title: str, details: dict[str, Any], now: datetime, count: int = 1
+) -> Transition:
+    """Open the (stage, rule) alert, or update the open one: count and last-seen time."""
+    key = open_key(stage, rule.id)
+    existing = session.execute(select(Alert).where(columns(Alert).open_key == key)).scalars().first()
+    if existing is None:
+        alert = Alert(
+            id=str(uuid.uuid4()),
+            stage=stage,
+            rule_id=rule.id,
+            rule_kind=rule.kind,
+            status="open",
+            open_key=key,
+            title=title,
+            count=count,
+            silenced=active_silence(session=session, stage=stage, rule_id=rule.id, now=now) is not None,
+            opened_at=now,
+            last_seen_at=now,
+            last_active_at=now,
+            details=details,
+        )
+        try:
+            with session.begin_nested():
+                session.add(alert)
+        except IntegrityError:  # another consumer opened it first: update that one instead
+            existing = session.execute(select(Alert).where(columns(Alert).open_key == key)).scalars().one()
+        else:
+            return Transition(alert, "opened")
+    existing.count += count
+    existing.last_seen_at = existing.last_active_at = now
+    existing.title = title
+    existing.details = {**existing.details, **details}
+    existing.version += 1
+    session.add(existing)
+    return Transition(existing, "updated")
+
+
+def _rules_for(journey: JourneyMap, stage: str, kind: str) -> list[AlertRule]:
+    return [r for r in journey.alert_rules if r.kind == kind and (r.stage is None or r.stage == stage)]
+
+
+def _thresholds(journey: JourneyMap, stage: str) -> HealthThresholds:
+    found = journey.stage(stage)
+    return found.health if found else HealthThresholds()
+
+
+def condition_holds(
+    *, session: Session, journey: JourneyMap, stage: str, rule: AlertRule, now: datetime
+) -> dict[str, Any] | None:
+    """For window rules: the figures when the condition holds now, else None."""
+    window = parse_duration(rule.params.get("window", "1h"))
+    current = stage_numbers(session=session, start=now - window, end=now, stage=stage).get(stage, StageNumbers())
+    min_volume = int(rule.params.get("min_volume", 20))
+    if current.volume < min_volume:
+        return None
+    if rule.kind == "negative_share":
+        threshold = float(rule.params.get("threshold", _thresholds(journey, stage).red_negative_share))
+        share = current.negative_share or 0.0
+        if share <= threshold:
+            return None
+        return {"negative_share": round(share, 4), "threshold": threshold, "volume": current.volume}
+    if rule.kind == "volume_spike":
+        baseline_span = parse_duration(rule.params.get("baseline", "24h"))
+        base = stage_numbers(session=session, start=now - window - baseline_span, end=now - window, stage=stage)
+        base_volume = base.get(stage, StageNumbers()).volume
+        if base_volume < int(rule.params.get("min_baseline", 1)):
+            return None  # no history to compare against: a spike cannot be judged yet
+        expected = base_volume * (window / baseline_span)
+        factor = float(rule.params.get("factor", 3.0))
+        if current.volume <= factor * max(expected, 1.0):
+            return None
+        return {"volume": current.volume, "expected": round(expected, 2), "factor": factor}
+    return None
+
+
+def evaluate_rules(
+    *,
+    session: Session,
+    journey: JourneyMap,
+    items: Sequence[FeedbackItem],
+    moments: Sequence[MomentOccurrence],
+    now: datetime,
+) -> list[Transition]:
+    """Apply the journey map's alert rules to newly stored items and moments; return the transitions."""
+    known = set(journey.stage_ids)
+    out: list[Transition] = []
+    by_stage: dict[str, list[FeedbackItem]] = defaultdict(list)
+    for item in items:
+        if item.stage in known:
+            by_stage[item.stage].append(item)
+    for stage, stage_items in by_stage.items():
+        critical = [i for i in stage_items if i.severity == "critical"]
+        for rule in _rules_for(journey, stage, "critical_item") if critical else []:
+            details = {"last_feedback_id": critical[-1].id, "critical_items": len(critical)}
+            title = f"Critical feedback on {stage}"
+            out.append(
+                raise_alert(
+                    session=session, stage=stage, rule=rule, title=title, details=details, now=now, count=len(critical)
+                )
+            )
+        negatives = sum(1 for i in stage_items if i.sentiment_label == "negative")
+        for kind in ("negative_share", "volume_spike"):
+            for rule in _rules_for(journey, stage, kind):
+                figures = condition_holds(session=session, journey=journey, stage=stage, rule=rule, now=now)
+                if figures is None:
+                    continue
+                title = (
+                    f"Negative share {figures['negative_share']:.0%} on {stage}"
+                    if kind == "negative_share"
+                    else f"Volume spike on {stage}: {figures['volume']} vs {figures['expected']} expected"
+                )
+                count = negatives if kind == "negative_share" else len(stage_items)
+                out.append(
+                    raise_alert(
+                        session=session,
+                        stage=stage,
+                        rule=rule,
+                        title=title,
+                        details=figures,
+                        now=now,
+                        count=max(count, 1),
+                    )
+                )
+    alerting = {m.id: m for m in journey.moments_of_truth if m.alert}
+    per_stage_moments: dict[str, Counter[str]] = defaultdict(Counter)
+    for hit in moments:
+        if hit.moment_id in alerting:
+            per_stage_moments[hit.stage][hit.moment_id] += 1
+    for stage, counts in per_stage_moments.items():
+        for rule in _rules_for(journey, stage, "moment_of_truth"):
+            names = ", ".join(alerting[m].name or m for m in counts)
+            last = next(h for h in reversed(moments) if h.stage == stage and h.moment_id in alerting)
+            details = {"moments": dict(counts), "last_customer": last.customer_id, "last_feedback_id": last.feedback_id}
+            out.append(
+                raise_alert(
+                    session=session,
+                    stage=stage,
+                    rule=rule,
+                    title=f"Moment of truth on {stage}: {names}",
+                    details=details,
+                    now=now,
+                    count=sum(counts.values()),
+                )
+            )
+    return out
+
+
+def acknowledge(*, session: Session, alert_id: str, by: str, now: datetime) -> Transition | None:
+    """open -> acknowledged; acknowledging twice changes nothing (returns None)."""
+    alert = _get(session, alert_id)
+    if alert.status == "acknowledged":
+        return None
+    if alert.status != "open":
+        raise AlertStateError(f"alert {alert_id} is {alert.status}; only an open alert can be acknowledged")
+    alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, by
+    alert.version += 1
+    session.add(alert)
+    return Transition(alert, "acknowledged")
+
+
+def resolve(*, session: Session, alert_id: str, by: str, now: datetime) -> Transition:
+    """open|acknowledged -> resolved; frees the (stage, rule) slot for a new alert."""
+    alert = _get(session, alert_id)
+    if alert.status not in OPEN_STATUSES:
+        raise AlertStateError(f"alert {alert_id} is already {alert.status}")
+    return _resolve(session, alert, by, now)
+
+
+def _resolve(session: Session, alert: Alert, by: str, now: datetime) -> Transition:
+    alert.status, alert.resolved_at, alert.resolved_by, alert.open_key = "resolved", now, by, None
+    alert.version += 1
+    session.add(alert)
+    return Transition(alert, "resolved")
+
+
+def _get(session: Session, alert_id: str) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise KeyError(alert_id)
+    return alert
+
+
+def housekeeping(
+    *,
+    session: Session,
+    journey: JourneyMap,
+    now: datetime,
+    auto_resolve_after: timedelta,
+    escalate_after: timedelta,
+    escalation_of: dict[str, str | None],
+) -> list[Transition]:
+    """Refresh window conditions, auto-resolve alerts clear for `auto_resolve_after`, escalate unacknowledged ones."""
+    out: list[Transition] = []
+    query = select(Alert).where(columns(Alert).status.in_(OPEN_STATUSES)).order_by(columns(Alert).opened_at)
+    rules = {r.id: r for r in journey.alert_rules}
+    for alert in list(session.execute(query).scalars()):
+        rule = rules.get(alert.rule_id)
+        if rule is not None and rule.kind in ("negative_share", "volume_spike"):
+            if condition_holds(session=session, journey=journey, stage=alert.stage, rule=rule, now=now) is not None:
+                alert.last_active_at = now
+                session.add(alert)
+        if now - alert.last_active_at >= auto_resolve_after:
+            out.append(_resolve(session, alert, "auto", now))
+            continue
+        if alert.status == "open" and alert.escalated_at is None and now - alert.opened_at >= escalate_after:
+            alert.escalated_at = now
+            alert.escalated_to = escalation_of.get(alert.stage) or None
+            alert.version += 1
+            session.add(alert)
+            out.append(Transition(alert, "escalated"))
+    return out
+
+
+def list_alerts(
+    *, session: Session, status: str | None, stage: str | None, rule_id: str | None, since: datetime | None, limit: int
+) -> list[Alert]:
+    query = select(Alert).order_by(columns(Alert).opened_at.desc()).limit(limit)
+    if status == "active":
+        query = query.where(columns(Alert).status.in_(OPEN_STATUSES))
+    elif status:
+        query = query.where(columns(Alert).status == status)
+    if stage:
+        query = query.where(columns(Alert).stage == stage)
+    if rule_id:
+        query = query.where(columns(Alert).rule_id == rule_id)
+    if since:
+        query = query.where(columns(Alert).opened_at >= since)
+    return list(session.execute(query).scalars())
+
+
+def create_silence(
+    *, session: Session, stage: str | None, rule_id: str | None, ends_at: datetime, reason: str, by: str, now: datetime
+) -> Silence:
+    silence = Silence(
+        id=str(uuid.uuid4()),
+        stage=stage,
+        rule_id=rule_id,
+        reason=reason,
+        starts_at=now,
+        ends_at=ends_at,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(silence)
+    return silence
+
+
+def silences(*, session: Session, active_at: datetime | None = None) -> list[Silence]:
+    query = select(Silence).order_by(columns(Silence).created_at.desc())
+    if active_at is not None:
+        query = query.where(columns(Silence).ends_at > active_at)
+    return list(session.execute(query).scalars())

@@ -1,0 +1,173 @@
+"""Thin routers for alerts (list, acknowledge, resolve), silences and moments of truth."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session
+
+from services.accountability import alerts, metrics, moments
+from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep
+from services.accountability.models import Alert, Silence
+from services.accountability.ownership import audit
+from services.accountability.schemas import AlertAction, AlertPublic, MomentPublic, SilenceCreate, SilencePublic
+from services.accountability.service import change_alert
+from shared.http import Problem
+
+router = APIRouter(prefix="/v1")
+Status = Literal["open", "acknowledged", "resolved", "active"]
+
+
+@router.get("/alerts", tags=["alerts"], summary="Alerts, newest first; status=active means open or acknowledged")
+def list_alerts(
+    session: SessionDep,
+    _: ReaderDep,
+    status: Annotated[Status | None, Query()] = None,
+    stage: Annotated[str | None, Query(max_length=64)] = None,
+    rule: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AlertPublic]:
+    found = alerts.list_alerts(session=session, status=status, stage=stage, rule_id=rule, since=since, limit=limit)
+    return [AlertPublic.model_validate(a, from_attributes=True) for a in found]
+
+
+def _alert(session: Session, alert_id: str) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise Problem(404, "Unknown alert", f"no alert with id {alert_id!r}")
+    return alert
+
+
+@router.get("/alerts/{alert_id}", tags=["alerts"])
+def get_alert(alert_id: str, session: SessionDep, _: ReaderDep) -> AlertPublic:
+    return AlertPublic.model_validate(_alert(session, alert_id), from_attributes=True)
+
+
+def _act(
+    action: str, alert_id: str, body: AlertAction | None, runtime: RuntimeDep, session: Session, actor: str
+) -> AlertPublic:
+    _alert(session, alert_id)
+    by = (body.by if body and body.by else None) or actor
+    now = runtime.clock()
+    try:
+        alert, transition = change_alert(
+            session=session, alert_id=alert_id, action=action, by=by, now=now, alerts_topic=runtime.topics.alerts
+        )
+    except alerts.AlertStateError as exc:
+        raise Problem(409, "Alert state conflict", str(exc)) from exc
+    if transition is not None:
+        note = body.note if body else ""
+        audit(
+            session=session,
+            actor=actor,
+            action=f"alert.{action}",
+            subject=f"alert:{alert_id}",
+            before={},
+            after={"by": by, "note": note},
+            at=now,
+        )
+    session.commit()
+    if transition is not None:
+        metrics.ALERTS.labels(metrics.stage_label(alert.stage, runtime.journey), alert.rule_id, transition).inc()
+        if transition == "acknowledged" and alert.acknowledged_at:
+            metrics.ALERT_TIME_TO_ACK.labels(metrics.stage_label(alert.stage, runtime.journey)).observe(
+                (alert.acknowledged_at - alert.opened_at).total_seconds()
+            )
+        runtime.dispatcher.notify()
+    return AlertPublic.model_validate(alert, from_attributes=True)
+
+
+@router.post("/alerts/{alert_id}/ack", tags=["alerts"], summary="Acknowledge an open alert")
+def acknowledge(
+    alert_id: str, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep, body: AlertAction | None = None
+) -> AlertPublic:
+    return _act("ack", alert_id, body, runtime, session, actor)
+
+
+@router.post("/alerts/{alert_id}/resolve", tags=["alerts"], summary="Resolve an open or acknowledged alert")
+def resolve(
+    alert_id: str, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep, body: AlertAction | None = None
+) -> AlertPublic:
+    return _act("resolve", alert_id, body, runtime, session, actor)
+
+
+def _silence_public(s: Silence, now: datetime) -> SilencePublic:
+    return SilencePublic(
+        id=s.id,
+        stage=s.stage,
+        rule_id=s.rule_id,
+        reason=s.reason,
+        starts_at=s.starts_at,
+        ends_at=s.ends_at,
+        created_by=s.created_by,
+        active=s.starts_at <= now < s.ends_at,
+    )
+
+
+@router.get("/silences", tags=["silences"])
+def list_silences(
+    runtime: RuntimeDep, session: SessionDep, _: ReaderDep, active: Annotated[bool, Query()] = False
+) -> list[SilencePublic]:
+    now = runtime.clock()
+    return [_silence_public(s, now) for s in alerts.silences(session=session, active_at=now if active else None)]
+
+
+@router.post(
+    "/silences", tags=["silences"], status_code=201, summary="Mute deliveries for a stage and/or rule until an end time"
+)
+def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep) -> SilencePublic:
+    if body.stage and body.stage not in runtime.journey.stage_ids:
+        raise Problem(422, "Unknown stage", f"no stage {body.stage!r}")
+    if body.rule_id and body.rule_id not in {r.id for r in runtime.journey.alert_rules}:
+        raise Problem(422, "Unknown rule", f"no alert rule {body.rule_id!r}")
+    now = runtime.clock()
+    ends_at = body.ends_at or now + timedelta(seconds=body.duration_s or 0)
+    if ends_at <= now:
+        raise Problem(422, "Invalid silence", "ends_at must be in the future")
+    silence = alerts.create_silence(
+        session=session, stage=body.stage, rule_id=body.rule_id, ends_at=ends_at, reason=body.reason, by=actor, now=now
+    )
+    audit(
+        session=session,
+        actor=actor,
+        action="silence.create",
+        subject=f"silence:{silence.id}",
+        before={},
+        after=body.model_dump(mode="json"),
+        at=now,
+    )
+    session.commit()
+    return _silence_public(silence, now)
+
+
+@router.delete("/silences/{silence_id}", tags=["silences"], status_code=204, summary="Remove a silence")
+def delete_silence(silence_id: str, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep) -> None:
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise Problem(404, "Unknown silence", f"no silence with id {silence_id!r}")
+    session.delete(silence)
+    audit(
+        session=session,
+        actor=actor,
+        action="silence.delete",
+        subject=f"silence:{silence_id}",
+        before={"stage": silence.stage, "rule_id": silence.rule_id},
+        after={},
+        at=runtime.clock(),
+    )
+    session.commit()
+
+
+@router.get("/moments", tags=["moments of truth"], summary="Moments of truth that occurred, newest first")
+def list_moments(
+    session: SessionDep,
+    _: ReaderDep,
+    customer: Annotated[str | None, Query(max_length=200)] = None,
+    moment: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[MomentPublic]:
+    found = moments.occurrences(session=session, customer_id=customer, moment_id=moment, limit=limit)
+    return [MomentPublic.model_validate(m, from_attributes=True) for m in found]

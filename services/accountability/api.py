@@ -1,0 +1,216 @@
+"""Thin routers: stages and owners, scorecards and the journey view, feedback and corrections, teams, audit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from services.accountability import ownership, scorecard
+from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep
+from services.accountability.models import FeedbackItem, StageOwnership, Team
+from services.accountability.schemas import (
+    AuditPublic,
+    CorrectionResult,
+    FeedbackPublic,
+    JourneyView,
+    OwnersUpdate,
+    Scorecard,
+    StageCorrection,
+    StagePublic,
+    TeamPublic,
+    TeamUpdate,
+    Window,
+)
+from services.accountability.service import relabel
+from shared.http import Problem
+from shared.journey import UNASSIGNED, HealthThresholds
+
+router = APIRouter(prefix="/v1")
+
+
+def _stage_public(runtime: RuntimeDep, stage_id: str, own: StageOwnership | None) -> StagePublic:
+    stage = runtime.journey.stage(stage_id)
+    return StagePublic(
+        id=stage_id,
+        name=stage.name if stage else "Unassigned (triage)",
+        order=stage.order if stage else len(runtime.journey.stages) + 1,
+        description=stage.description if stage else "Items below the confidence threshold, for the triage team",
+        health=stage.health if stage else HealthThresholds(),
+        accountable=own.accountable if own else "",
+        contributing=list(own.contributing) if own else [],
+    )
+
+
+def _known_stage(runtime: RuntimeDep, stage: str) -> None:
+    if stage not in runtime.journey.stage_ids:
+        raise Problem(404, "Unknown stage", f"no stage {stage!r}; known: {', '.join(runtime.journey.stage_ids)}")
+
+
+@router.get("/stages", tags=["stages"], summary="Stages in journey order with their owners")
+def list_stages(runtime: RuntimeDep, session: SessionDep, _: ReaderDep) -> list[StagePublic]:
+    owners = ownership.all_owners(session=session)
+    return [_stage_public(runtime, s, owners.get(s)) for s in runtime.journey.stage_ids]
+
+
+@router.get("/stages/{stage}", tags=["stages"])
+def get_stage(stage: str, runtime: RuntimeDep, session: SessionDep, _: ReaderDep) -> StagePublic:
+    _known_stage(runtime, stage)
+    return _stage_public(runtime, stage, ownership.owners_of(session=session, stage=stage))
+
+
+@router.put("/stages/{stage}/owners", tags=["stages"], summary="Set the accountable and contributing teams (audited)")
+def set_owners(
+    stage: str, body: OwnersUpdate, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep
+) -> StagePublic:
+    _known_stage(runtime, stage)
+    try:
+        row = ownership.set_owners(
+            session=session,
+            journey=runtime.journey,
+            stage=stage,
+            accountable=body.accountable,
+            contributing=body.contributing,
+            by=actor,
+            at=runtime.clock(),
+        )
+    except ownership.OwnershipError as exc:
+        raise Problem(422, "Invalid owners", str(exc)) from exc
+    session.commit()
+    return _stage_public(runtime, stage, row)
+
+
+@router.get("/stages/{stage}/scorecard", tags=["scorecards"], summary="The stage's shared scorecard over a window")
+def get_scorecard(
+    stage: str, runtime: RuntimeDep, session: SessionDep, _: ReaderDep, window: Annotated[Window, Query()] = "24h"
+) -> Scorecard:
+    _known_stage(runtime, stage)
+    card = scorecard.scorecard(
+        session=session, journey=runtime.journey, stage=stage, window=window, now=runtime.clock()
+    )
+    assert card is not None
+    return card
+
+
+@router.get("/journey", tags=["scorecards"], summary="Every stage in order with its scorecard and health colour")
+def get_journey(
+    runtime: RuntimeDep, session: SessionDep, _: ReaderDep, window: Annotated[Window, Query()] = "24h"
+) -> JourneyView:
+    return scorecard.journey_view(session=session, journey=runtime.journey, window=window, now=runtime.clock())
+
+
+def _feedback_public(item: FeedbackItem) -> FeedbackPublic:
+    data: dict[str, Any] = item.data or {}
+    return FeedbackPublic(
+        id=item.id,
+        source=item.source,
+        channel=item.channel,
+        kind=item.kind,
+        external_id=item.external_id,
+        customer_id=item.customer_id,
+        stage=item.stage,
+        original_stage=item.original_stage,
+        corrected_by=item.corrected_by,
+        corrected_at=item.corrected_at,
+        occurred_at=item.occurred_at,
+        received_at=item.received_at,
+        stored_at=item.stored_at,
+        text=item.text,
+        scores=data.get("scores") or {},
+        metadata=data.get("metadata") or {},
+        classification=data.get("classification") or {},
+    )
+
+
+@router.get("/feedback/{feedback_id}", tags=["feedback"], summary="A stored item with its classification")
+def get_feedback(feedback_id: str, session: SessionDep, _: ReaderDep) -> FeedbackPublic:
+    item = session.get(FeedbackItem, feedback_id)
+    if item is None:
+        raise Problem(404, "Unknown feedback", f"no stored feedback with id {feedback_id!r}")
+    return _feedback_public(item)
+
+
+@router.post("/feedback/{feedback_id}/stage", tags=["feedback"], summary="Relabel an item's stage (a correction)")
+def correct_feedback_stage(
+    feedback_id: str, body: StageCorrection, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep
+) -> CorrectionResult:
+    if body.stage not in runtime.journey.stage_ids:
+        raise Problem(
+            422, "Unknown stage", f"{body.stage!r} is not a stage; known: {', '.join(runtime.journey.stage_ids)}"
+        )
+    by = body.by or actor
+    correction = relabel(
+        session=session,
+        feedback_id=feedback_id,
+        stage=body.stage,
+        by=by,
+        now=runtime.clock(),
+        corrections_topic=runtime.topics.corrections,
+    )
+    if correction is None:
+        raise Problem(404, "Unknown feedback", f"no stored feedback with id {feedback_id!r}")
+    ownership.audit(
+        session=session,
+        actor=actor,
+        action="feedback.relabel",
+        subject=f"feedback:{feedback_id}",
+        before={"stage": correction.previous_stage},
+        after={"stage": correction.stage, "by": by},
+        at=correction.at,
+    )
+    session.commit()
+    runtime.dispatcher.notify()
+    return CorrectionResult(
+        id=correction.id, stage=correction.stage, previous_stage=correction.previous_stage, by=by, at=correction.at
+    )
+
+
+def _team_public(team: Team) -> TeamPublic:
+    return TeamPublic(
+        id=team.id,
+        name=team.name,
+        escalation=team.escalation,
+        receivers=ownership.redact_receivers(team.receivers),
+        updated_at=team.updated_at,
+    )
+
+
+@router.get("/teams", tags=["teams"], summary="Teams with their receivers (secrets hidden)")
+def list_teams(session: SessionDep, _: ReaderDep) -> list[TeamPublic]:
+    return [_team_public(t) for t in ownership.teams(session=session).values()]
+
+
+@router.put("/teams/{team_id}", tags=["teams"], summary="Create a team or change its receivers / escalation (audited)")
+def put_team(
+    team_id: str, body: TeamUpdate, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep
+) -> TeamPublic:
+    if not team_id.replace("-", "").replace("_", "").isalnum() or len(team_id) > 100:
+        raise Problem(422, "Invalid team id", "a team id is letters, digits, '-' and '_' (at most 100)")
+    receivers = [r.model_dump(exclude_none=True) for r in body.receivers] if body.receivers is not None else None
+    team = ownership.upsert_team(
+        session=session,
+        team_id=team_id,
+        name=body.name,
+        escalation=body.escalation,
+        receivers=receivers,
+        by=actor,
+        at=runtime.clock(),
+    )
+    session.commit()
+    return _team_public(team)
+
+
+@router.get("/audit", tags=["teams"], summary="The audit log of ownership and team changes, newest first")
+def get_audit(
+    session: SessionDep,
+    _: OperatorDep,
+    subject: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditPublic]:
+    return [
+        AuditPublic.model_validate(e, from_attributes=True)
+        for e in ownership.audit_log(session=session, subject=subject, limit=limit)
+    ]
+
+
+__all__ = ["UNASSIGNED", "router"]

@@ -1,0 +1,242 @@
+"""Outbox delivery: signed webhooks, Slack-compatible webhooks and `cx.alerts` CloudEvents, with back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.accountability.metrics import DELIVERIES
+from services.accountability.models import OutboxEntry, columns
+from shared.cloudevents import CloudEvent, encode
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+
+    from services.accountability.settings import AccountabilitySettings
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Journeyline-Signature"
+EVENT_SOURCE = "journeyline/accountability"
+_ID_NAMESPACE = uuid.UUID("0b9f7c1e-8d55-4a43-b0a6-2f0e3b3c7a19")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """`sha256=<hex>`: HMAC-SHA256 of the exact request body with the receiver's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
+    """A Slack incoming-webhook message (`text` plus a section block) for an alert transition."""
+    owners = payload.get("owners") or {}
+    text = (
+        f"[{payload.get('transition', '').upper()}] {payload.get('title')} "
+        f"(stage {payload.get('stage')}, rule {payload.get('rule_id')}, count {payload.get('count')}; "
+        f"accountable: {owners.get('accountable')})"
+    )
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+@dataclass
+class Claimed:
+    id: int
+    dedupe_key: str
+    alert_id: str | None
+    team: str
+    receiver: str
+    target: str
+    secret: str | None
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class Dispatcher:
+    """Claims due outbox rows (a lease keeps two replicas from sending the same row), sends, records the result."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        producer: AIOKafkaProducer,
+        settings: AccountabilitySettings,
+        clock: Callable[[], datetime],
+        batch: int = 50,
+    ) -> None:
+        self.engine, self.producer, self.settings, self.clock, self.batch = engine, producer, settings, clock, batch
+        self.http = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        self.running = False
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.running = True
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        self.running = False
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except TimeoutError:
+                self._task.cancel()
+        await self.http.aclose()
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def notify(self) -> None:
+        """Wake the dispatcher now (safe from any thread)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while self.running:
+            try:
+                sent = await self.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be down: log, keep the rows, try again later
+                log.exception("outbox dispatch failed")
+                sent = 0
+            if sent == 0 and self.running:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_s)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def dispatch_once(self) -> int:
+        """Deliver what is due now; return how many rows were attempted."""
+        now = self.clock()
+        claimed = await asyncio.to_thread(self._claim, now)
+        if not claimed:
+            return 0
+        results = await asyncio.gather(*(self._deliver(row) for row in claimed))
+        await asyncio.to_thread(self._record, list(zip(claimed, results, strict=True)), self.clock())
+        return len(claimed)
+
+    def _claim(self, now: datetime) -> list[Claimed]:
+        lease = now + timedelta(seconds=self.settings.outbox_lease_s)
+        o = columns(OutboxEntry)
+        free = or_(o.lease_until.is_(None), o.lease_until < now)
+        with Session(self.engine) as session:
+            due = (
+                session.execute(
+                    select(o.id)
+                    .where(o.status == "pending", o.next_attempt_at <= now, free)
+                    .order_by(o.id)
+                    .limit(self.batch)
+                )
+                .scalars()
+                .all()
+            )
+            claimed = []
+            for row_id in due:
+                won = session.execute(update(OutboxEntry).where(o.id == row_id, free).values(lease_until=lease))
+                if getattr(won, "rowcount", 0) == 1:
+                    claimed.append(row_id)
+            session.commit()
+            rows = session.execute(select(OutboxEntry).where(o.id.in_(claimed)).order_by(o.id)).scalars().all()
+            return [
+                Claimed(
+                    id=r.id or 0,
+                    dedupe_key=r.dedupe_key,
+                    alert_id=r.alert_id,
+                    team=r.team,
+                    receiver=r.receiver,
+                    target=r.target,
+                    secret=r.secret,
+                    event_type=r.event_type,
+                    payload=dict(r.payload),
+                    attempts=r.attempts,
+                )
+                for r in rows
+            ]
+
+    async def _deliver(self, row: Claimed) -> str | None:
+        """Send one row; None on success, else why it failed."""
+        try:
+            if row.receiver == "kafka":
+                event = CloudEvent(
+                    id=str(uuid.uuid5(_ID_NAMESPACE, row.dedupe_key)),
+                    source=EVENT_SOURCE,
+                    type=row.event_type,
+                    data=row.payload,
+                    time=self.clock(),
+                    subject=row.alert_id or str(row.payload.get("id", "")),
+                )
+                ce_headers, value = encode(event)
+                key = (row.alert_id or str(row.payload.get("id", ""))).encode()
+                await self.producer.send_and_wait(row.target, value=value, key=key, headers=ce_headers)
+                return None
+            body = orjson.dumps(slack_message(row.payload) if row.receiver == "slack" else row.payload)
+            headers = {
+                "Content-Type": "application/json",
+                "X-Journeyline-Event": row.event_type,
+                "X-Journeyline-Delivery": row.dedupe_key,
+            }
+            if row.secret and row.receiver == "webhook":
+                headers[SIGNATURE_HEADER] = sign(row.secret, body)
+            response = await self.http.post(row.target, content=body, headers=headers)
+            if 200 <= response.status_code < 300:
+                return None
+            return f"HTTP {response.status_code}"
+        except (httpx.HTTPError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:  # a producer error (KafkaError, timeout): retry later like any other failure
+            return f"{type(exc).__name__}: {exc}"[:500]
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential back-off after `attempts` failed attempts, capped."""
+        seconds = min(
+            self.settings.outbox_backoff_base_s * (2 ** max(attempts - 1, 0)), self.settings.outbox_backoff_max_s
+        )
+        return timedelta(seconds=seconds)
+
+    def _record(self, results: list[tuple[Claimed, str | None]], now: datetime) -> None:
+        with Session(self.engine) as session:
+            for row, error in results:
+                entry = session.get(OutboxEntry, row.id)
+                if entry is None:
+                    continue
+                entry.attempts += 1
+                entry.lease_until = None
+                if error is None:
+                    entry.status, entry.delivered_at, entry.last_error = "delivered", now, None
+                    outcome = "delivered"
+                else:
+                    entry.last_error = error
+                    if entry.attempts >= self.settings.outbox_max_attempts:
+                        entry.status, outcome = "dead", "dead"
+                    else:
+                        entry.next_attempt_at, outcome = now + self.backoff(entry.attempts), "retry"
+                    log.warning(
+                        "delivery failed",
+                        extra={
+                            "outbox_id": row.id,
+                            "team": row.team,
+                            "receiver": row.receiver,
+                            "attempt": entry.attempts,
+                            "error": error,
+                        },
+                    )
+                session.add(entry)
+                DELIVERIES.labels(row.team, row.receiver, outcome).inc()
+            session.commit()

@@ -1,0 +1,204 @@
+"""SQLModel tables of the accountability store. Every table name starts with `acct_` (the database is shared)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Alembic keeps its own version table so ingest's migrations (if any) never collide with ours.
+VERSION_TABLE = "acct_alembic_version"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python; naive UTC on SQLite (so string comparison orders), timestamptz on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, index: bool = False, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class FeedbackItem(SQLModel, table=True):
+    """One classified feedback item, stored once: the event id is the primary key."""
+
+    __tablename__ = "acct_feedback"
+    __table_args__ = (Index("ix_acct_feedback_stage_occurred", "stage", "occurred_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    source: str = Field(max_length=100)
+    channel: str = Field(max_length=20)
+    kind: str = Field(max_length=30)
+    external_id: str | None = Field(default=None, max_length=300)
+    customer_id: str | None = Field(default=None, max_length=200, index=True)
+    stage: str = Field(max_length=64)
+    original_stage: str | None = Field(default=None, max_length=64)
+    corrected_by: str | None = Field(default=None, max_length=200)
+    corrected_at: datetime | None = _when(nullable=True)
+    confidence: float
+    method: str = Field(max_length=20)
+    sentiment_score: float
+    sentiment_label: str = Field(max_length=20)
+    severity: str = Field(max_length=20)
+    csat: int | None = None
+    nps: int | None = None
+    ces: int | None = None
+    occurred_at: datetime = _when(index=True)
+    received_at: datetime = _when()
+    stored_at: datetime = _when()
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    data: dict[str, Any] = _json(dict)
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "acct_teams"
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=200)
+    escalation: str | None = Field(default=None, max_length=200)
+    receivers: list[dict[str, Any]] = _json(list)
+    updated_at: datetime = _when()
+
+
+class StageOwnership(SQLModel, table=True):
+    """The one accountable team of a stage and its contributing teams."""
+
+    __tablename__ = "acct_ownership"
+
+    stage: str = Field(primary_key=True, max_length=64)
+    accountable: str = Field(max_length=100)
+    contributing: list[str] = _json(list)
+    updated_at: datetime = _when()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, when."""
+
+    __tablename__ = "acct_audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=100)
+    subject: str = Field(max_length=200)
+    before: dict[str, Any] = _json(dict)
+    after: dict[str, Any] = _json(dict)
+
+
+class CustomerMomentState(SQLModel, table=True):
+    """Per customer and moment of truth: what the rule needs to remember (counts, recent contact times)."""
+
+    __tablename__ = "acct_customer_state"
+
+    customer_id: str = Field(primary_key=True, max_length=200)
+    moment_id: str = Field(primary_key=True, max_length=100)
+    count: int = 0
+    times: list[str] = _json(list)
+    updated_at: datetime = _when()
+
+
+class MomentOccurrence(SQLModel, table=True):
+    __tablename__ = "acct_moments"
+    __table_args__ = (UniqueConstraint("moment_id", "feedback_id", name="uq_acct_moments_feedback"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    moment_id: str = Field(max_length=100, index=True)
+    stage: str = Field(max_length=64)
+    customer_id: str = Field(max_length=200, index=True)
+    feedback_id: str = Field(max_length=64)
+    count: int
+    occurred_at: datetime = _when(index=True)
+
+
+class Alert(SQLModel, table=True):
+    """One alert per (stage, rule) while open: `open_key` is unique and cleared on resolve."""
+
+    __tablename__ = "acct_alerts"
+
+    id: str = Field(primary_key=True, max_length=36)
+    stage: str = Field(max_length=64, index=True)
+    rule_id: str = Field(max_length=100)
+    rule_kind: str = Field(max_length=30)
+    status: str = Field(max_length=20, index=True)
+    open_key: str | None = Field(default=None, max_length=200, unique=True)
+    title: str = Field(max_length=500)
+    count: int = 1
+    version: int = 1
+    silenced: bool = False
+    opened_at: datetime = _when(index=True)
+    last_seen_at: datetime = _when()
+    last_active_at: datetime = _when()
+    acknowledged_at: datetime | None = _when(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    escalated_at: datetime | None = _when(nullable=True)
+    escalated_to: str | None = Field(default=None, max_length=200)
+    resolved_at: datetime | None = _when(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=200)
+    details: dict[str, Any] = _json(dict)
+
+
+class Silence(SQLModel, table=True):
+    """Mutes deliveries for a stage, a rule, or both, until `ends_at`."""
+
+    __tablename__ = "acct_silences"
+
+    id: str = Field(primary_key=True, max_length=36)
+    stage: str | None = Field(default=None, max_length=64)
+    rule_id: str | None = Field(default=None, max_length=100)
+    reason: str = Field(default="", max_length=500)
+    starts_at: datetime = _when()
+    ends_at: datetime = _when(index=True)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _when()
+
+
+class OutboxEntry(SQLModel, table=True):
+    """A delivery to make: written in the same transaction as the change, sent (with retries) afterwards."""
+
+    __tablename__ = "acct_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=300, unique=True)
+    alert_id: str | None = Field(default=None, max_length=36, index=True)
+    transition: str = Field(max_length=30)
+    team: str = Field(max_length=100)
+    receiver: str = Field(max_length=20)
+    target: str = Field(max_length=1000)
+    secret: str | None = Field(default=None, max_length=500)
+    event_type: str = Field(max_length=100)
+    payload: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(index=True)
+    lease_until: datetime | None = _when(nullable=True)
+    delivered_at: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _when()
+
+
+def columns(model: type[SQLModel]) -> Any:
+    """A model's table columns for query expressions (`columns(Alert).status == "open"`), loosely typed."""
+    return model.__table__.c  # type: ignore[attr-defined]

@@ -1,0 +1,123 @@
+"""The outbox: deliveries written in the same transaction as the change they announce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from services.accountability.alerts import Transition, active_silence
+from services.accountability.models import Alert, OutboxEntry, Team
+from services.accountability.ownership import stage_teams
+from shared.models import EventType
+
+# Which transitions reach the teams' webhooks and Slack; every transition goes to the alerts topic.
+NOTIFY_TEAMS = ("opened", "acknowledged", "escalated", "resolved")
+ALL_TEAMS = "*"
+
+
+def alert_payload(alert: Alert, transition: str, *, accountable: str, contributing: list[str]) -> dict[str, Any]:
+    """The alert as receivers and the `cx.alerts` topic see it."""
+    return {
+        "id": alert.id,
+        "transition": transition,
+        "version": alert.version,
+        "stage": alert.stage,
+        "rule_id": alert.rule_id,
+        "rule_kind": alert.rule_kind,
+        "status": alert.status,
+        "title": alert.title,
+        "count": alert.count,
+        "silenced": alert.silenced,
+        "opened_at": _iso(alert.opened_at),
+        "last_seen_at": _iso(alert.last_seen_at),
+        "acknowledged_at": _iso(alert.acknowledged_at),
+        "acknowledged_by": alert.acknowledged_by,
+        "escalated_at": _iso(alert.escalated_at),
+        "escalated_to": alert.escalated_to,
+        "resolved_at": _iso(alert.resolved_at),
+        "resolved_by": alert.resolved_by,
+        "details": alert.details,
+        "owners": {"accountable": accountable, "contributing": contributing},
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def enqueue_transition(*, session: Session, transition: Transition, alerts_topic: str, now: datetime) -> int:
+    """Outbox rows for one transition: the topic event, and each receiver of every owning team. Returns rows added."""
+    alert, name = transition.alert, transition.name
+    accountable, contributing = stage_teams(session=session, stage=alert.stage)
+    payload = alert_payload(alert, name, accountable=accountable, contributing=contributing)
+    event_type = f"io.journeyline.alert.{name}"
+    base = f"alert:{alert.id}:{alert.version}:{name}"
+    rows = [
+        OutboxEntry(
+            dedupe_key=f"{base}:kafka",
+            alert_id=alert.id,
+            transition=name,
+            team=ALL_TEAMS,
+            receiver="kafka",
+            target=alerts_topic,
+            event_type=event_type,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    ]
+    silenced = active_silence(session=session, stage=alert.stage, rule_id=alert.rule_id, now=now) is not None
+    if name in NOTIFY_TEAMS and not silenced:
+        team_ids = [accountable, *contributing]
+        if name == "escalated" and alert.escalated_to:
+            team_ids.append(alert.escalated_to)
+        found = {t.id: t for t in session.execute(select(Team).where(Team.id.in_(team_ids))).scalars()}  # type: ignore[attr-defined]
+        for team_id in dict.fromkeys(team_ids):
+            team = found.get(team_id)
+            for index, receiver in enumerate(team.receivers if team else []):
+                kind = receiver.get("type")
+                if kind not in ("webhook", "slack") or not receiver.get("url"):
+                    continue  # kafka receivers are served by the topic event; email is not delivered from here
+                rows.append(
+                    OutboxEntry(
+                        dedupe_key=f"{base}:{team_id}:{index}",
+                        alert_id=alert.id,
+                        transition=name,
+                        team=team_id,
+                        receiver=kind,
+                        target=receiver["url"],
+                        secret=receiver.get("secret"),
+                        event_type=event_type,
+                        payload={**payload, "team": team_id, "role": _role(team_id, accountable, contributing)},
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+    session.add_all(rows)
+    return len(rows)
+
+
+def _role(team: str, accountable: str, contributing: list[str]) -> str:
+    if team == accountable:
+        return "accountable"
+    return "contributing" if team in contributing else "escalation"
+
+
+def enqueue_correction(*, session: Session, data: dict[str, Any], corrections_topic: str, now: datetime) -> None:
+    """The `io.journeyline.feedback.corrected` event for the classify service (training data)."""
+    session.add(
+        OutboxEntry(
+            dedupe_key=f"correction:{data['id']}:{data['at']}",
+            transition="corrected",
+            team=ALL_TEAMS,
+            receiver="kafka",
+            target=corrections_topic,
+            event_type=EventType.feedback_corrected.value,
+            payload=data,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )

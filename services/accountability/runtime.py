@@ -1,0 +1,143 @@
+"""The running service: engine, producer, consumer loop, outbox dispatcher, evaluator - started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.accountability import metrics
+from services.accountability.consumer import FeedbackConsumer
+from services.accountability.delivery import Dispatcher
+from services.accountability.migrate import upgrade
+from services.accountability.ownership import seed
+from services.accountability.scorecard import WINDOWS, journey_view
+from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
+from services.accountability.settings import AccountabilitySettings
+from shared.db import database_reachable, make_engine
+from shared.journey import JourneyMap, load_journey_map
+from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
+
+log = logging.getLogger(__name__)
+GROUP = "accountability"
+
+
+class Runtime:
+    def __init__(
+        self, settings: AccountabilitySettings, *, clock: Clock | None = None, engine: Engine | None = None
+    ) -> None:
+        settings.check()
+        self.settings = settings
+        self.clock: Clock = clock or system_clock
+        self.journey: JourneyMap = load_journey_map(settings.journey_map)
+        self.engine = engine or make_engine(settings.database_url)
+        self.topics = settings.topics
+        self.group = self.topics.group(GROUP)
+        kafka = settings.kafka
+        self.producer = make_producer(kafka, client_id="accountability")
+        self.consumer = make_consumer(
+            kafka, group=self.group, topics=[self.topics.classified], client_id="accountability"
+        )
+        self.dispatcher = Dispatcher(engine=self.engine, producer=self.producer, settings=settings, clock=self.clock)
+        self.handler = FeedbackConsumer(
+            engine=self.engine,
+            producer=self.producer,
+            journey=self.journey,
+            topics=self.topics,
+            group=self.group,
+            clock=self.clock,
+            on_stored=self.dispatcher.notify,
+        )
+        self.loop = ConsumerLoop(self.consumer, self.handler.handle, group=self.group, max_records=settings.max_batch)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self.settings.run_migrations:
+            await asyncio.to_thread(upgrade, self.engine)
+        await asyncio.to_thread(self._seed)
+        metrics.init_metrics(self.journey)
+        await ensure_topics(
+            self.settings.kafka, [self.topics.classified, self.topics.dlq, self.topics.alerts, self.topics.corrections]
+        )
+        await self.producer.start()
+        await self.consumer.start()
+        self.loop.start()
+        self.dispatcher.start()
+        self._tasks = [
+            asyncio.create_task(
+                self._every(self.settings.evaluate_interval_s, self.evaluate_once), name="alert-evaluator"
+            ),
+            asyncio.create_task(
+                self._every(self.settings.gauges_interval_s, self.refresh_gauges), name="scorecard-gauges"
+            ),
+        ]
+        log.info("accountability started", extra={"group": self.group, "topic": self.topics.classified})
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.loop.stop()
+        await self.dispatcher.stop()
+        await self.producer.stop()
+        self.engine.dispose()
+
+    def _seed(self) -> None:
+        with Session(self.engine) as session:
+            seed(session=session, journey=self.journey, now=self.clock())
+            session.commit()
+
+    async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be down; the next round retries
+                log.exception("periodic job failed", extra={"job": getattr(job, "__name__", "?")})
+            await asyncio.sleep(interval)
+
+    async def evaluate_once(self) -> int:
+        """Auto-resolve, escalate and queue their deliveries; returns the number of transitions."""
+        outcome = await asyncio.to_thread(self._housekeeping)
+        for stage, rule, transition in outcome.transitions:
+            metrics.ALERTS.labels(stage, rule, transition).inc()
+        if outcome.outbox_rows:
+            self.dispatcher.notify()
+        return len(outcome.transitions)
+
+    def _housekeeping(self) -> BatchOutcome:
+        with Session(self.engine, expire_on_commit=False) as session:
+            outcome = housekeeping(
+                session=session,
+                journey=self.journey,
+                now=self.clock(),
+                auto_resolve_after=timedelta(seconds=self.settings.auto_resolve_after_s),
+                escalate_after=timedelta(seconds=self.settings.escalate_after_s),
+                alerts_topic=self.topics.alerts,
+            )
+            session.commit()
+            return outcome
+
+    async def refresh_gauges(self) -> None:
+        await asyncio.to_thread(self._refresh_gauges)
+
+    def _refresh_gauges(self) -> None:
+        now = self.clock()
+        with Session(self.engine) as session:
+            for window in WINDOWS:
+                view = journey_view(session=session, journey=self.journey, window=window, now=now)
+                metrics.export_view(view, info=window == "24h")
+
+    async def broker_ready(self) -> bool:
+        return await broker_reachable(self.producer)
+
+    async def database_ready(self) -> bool:
+        return await asyncio.to_thread(database_reachable, self.engine)
+
+    async def consumer_ready(self) -> bool:
+        return self.loop.alive and self.dispatcher.alive

@@ -1,0 +1,137 @@
+"""The accountability domain, end to end: store a batch, moments of truth, alert rules, outbox - one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from services.accountability import alerts as alert_rules
+from services.accountability.alerts import Transition
+from services.accountability.models import Alert, FeedbackItem, MomentOccurrence
+from services.accountability.moments import evaluate_moments
+from services.accountability.outbox import enqueue_correction, enqueue_transition
+from services.accountability.ownership import stage_teams, teams
+from services.accountability.store import correct_stage, get_feedback, load_items, store_batch
+from shared.journey import JourneyMap
+from shared.models import ClassifiedFeedback, utcnow
+
+Clock = Callable[[], datetime]
+system_clock: Clock = utcnow
+
+
+@dataclass
+class BatchOutcome:
+    """What a stored batch changed, for counters after the commit."""
+
+    stored: list[FeedbackItem] = field(default_factory=list)
+    moments: list[MomentOccurrence] = field(default_factory=list)
+    transitions: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, rule, transition)
+    outbox_rows: int = 0
+
+
+def process_batch(
+    *, session: Session, journey: JourneyMap, items: Sequence[ClassifiedFeedback], now: datetime, alerts_topic: str
+) -> BatchOutcome:
+    """Store the new items, advance moments of truth, apply alert rules and queue deliveries (caller commits)."""
+    new_ids = store_batch(session=session, items=items, stored_at=now)
+    outcome = BatchOutcome()
+    if not new_ids:
+        return outcome
+    outcome.stored = load_items(session=session, ids=new_ids)
+    outcome.moments = evaluate_moments(session=session, journey=journey, items=outcome.stored, now=now)
+    changes = alert_rules.evaluate_rules(
+        session=session, journey=journey, items=outcome.stored, moments=outcome.moments, now=now
+    )
+    _announce(session, changes, outcome, alerts_topic, now)
+    return outcome
+
+
+def _announce(
+    session: Session, changes: list[Transition], outcome: BatchOutcome, alerts_topic: str, now: datetime
+) -> None:
+    session.flush()
+    for change in changes:
+        outcome.outbox_rows += enqueue_transition(
+            session=session, transition=change, alerts_topic=alerts_topic, now=now
+        )
+        outcome.transitions.append((change.alert.stage, change.alert.rule_id, change.name))
+
+
+def housekeeping(
+    *,
+    session: Session,
+    journey: JourneyMap,
+    now: datetime,
+    auto_resolve_after: timedelta,
+    escalate_after: timedelta,
+    alerts_topic: str,
+) -> BatchOutcome:
+    """Auto-resolve and escalate, queueing the deliveries (caller commits)."""
+    all_teams = teams(session=session)
+    escalation_of = {}
+    for stage in journey.stage_ids:
+        accountable, _ = stage_teams(session=session, stage=stage)
+        team = all_teams.get(accountable)
+        escalation_of[stage] = team.escalation if team else None
+    changes = alert_rules.housekeeping(
+        session=session,
+        journey=journey,
+        now=now,
+        auto_resolve_after=auto_resolve_after,
+        escalate_after=escalate_after,
+        escalation_of=escalation_of,
+    )
+    outcome = BatchOutcome()
+    _announce(session, changes, outcome, alerts_topic, now)
+    return outcome
+
+
+def change_alert(
+    *, session: Session, alert_id: str, action: str, by: str, now: datetime, alerts_topic: str
+) -> tuple[Alert, str | None]:
+    """Acknowledge or resolve an alert and queue its deliveries; (alert, transition or None if nothing changed)."""
+    if action == "ack":
+        change = alert_rules.acknowledge(session=session, alert_id=alert_id, by=by, now=now)
+    else:
+        change = alert_rules.resolve(session=session, alert_id=alert_id, by=by, now=now)
+    if change is None:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        return alert, None
+    session.flush()
+    enqueue_transition(session=session, transition=change, alerts_topic=alerts_topic, now=now)
+    return change.alert, change.name
+
+
+@dataclass(frozen=True)
+class Correction:
+    id: str
+    stage: str
+    previous_stage: str
+    text: str | None
+    by: str
+    at: datetime
+
+
+def relabel(
+    *, session: Session, feedback_id: str, stage: str, by: str, now: datetime, corrections_topic: str
+) -> Correction | None:
+    """Set an item's stage by hand and queue the `feedback.corrected` event (caller commits). None: unknown item."""
+    item = get_feedback(session=session, feedback_id=feedback_id)
+    if item is None:
+        return None
+    previous = correct_stage(session=session, item=item, stage=stage, by=by, at=now)
+    correction = Correction(id=item.id, stage=stage, previous_stage=previous, text=item.text, by=by, at=now)
+    data = {
+        "id": correction.id,
+        "stage": correction.stage,
+        "previous_stage": correction.previous_stage,
+        "text": correction.text,
+        "by": correction.by,
+        "at": now.isoformat().replace("+00:00", "Z"),
+    }
+    enqueue_correction(session=session, data=data, corrections_topic=corrections_topic, now=now)
+    return correction

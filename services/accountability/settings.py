@@ -1,0 +1,50 @@
+"""Accountability settings: tokens, and every time-based behaviour (windows, auto-resolve, escalation, outbox)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings, refuse_placeholder_secrets
+
+# Development defaults; `refuse_placeholder_secrets` refuses anything starting with "change-me" in production.
+DEV_READ_TOKEN = "change-me-read"  # noqa: S105
+DEV_OPERATOR_TOKEN = "change-me-operator"  # noqa: S105
+DEV_ADMIN_TOKEN = "change-me-admin"  # noqa: S105
+
+
+class AccountabilitySettings(CommonSettings):
+    """Environment: the common names (KAFKA_*, DATABASE_URL, ...) plus `ACCOUNTABILITY_*` for these fields."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCOUNTABILITY_", extra="ignore", populate_by_name=True)
+
+    read_token: str = DEV_READ_TOKEN
+    operator_token: str = DEV_OPERATOR_TOKEN
+    admin_token: str = DEV_ADMIN_TOKEN
+
+    # Consumer
+    max_batch: int = Field(default=500, ge=1)
+    # Alerts: how long a condition must stay clear before auto-resolve; how long before an unacknowledged
+    # alert escalates; how often the evaluator runs (auto-resolve, escalation, window rules, gauges).
+    auto_resolve_after_s: float = Field(default=3600.0, gt=0)
+    escalate_after_s: float = Field(default=1800.0, gt=0)
+    evaluate_interval_s: float = Field(default=30.0, gt=0)
+    # Outbox delivery: poll interval, exponential back-off base and cap, attempts before giving up.
+    outbox_poll_s: float = Field(default=1.0, gt=0)
+    outbox_backoff_base_s: float = Field(default=2.0, gt=0)
+    outbox_backoff_max_s: float = Field(default=300.0, gt=0)
+    outbox_max_attempts: int = Field(default=50, ge=1)
+    outbox_lease_s: float = Field(default=60.0, gt=0)
+    delivery_timeout_s: float = Field(default=5.0, gt=0)
+    # Prometheus gauges for the scorecards are recomputed this often.
+    gauges_interval_s: float = Field(default=30.0, gt=0)
+    run_migrations: bool = True
+
+    def check(self) -> None:
+        """Refuse placeholder tokens outside development."""
+        refuse_placeholder_secrets(
+            self,
+            ACCOUNTABILITY_READ_TOKEN=self.read_token,
+            ACCOUNTABILITY_OPERATOR_TOKEN=self.operator_token,
+            ACCOUNTABILITY_ADMIN_TOKEN=self.admin_token,
+        )

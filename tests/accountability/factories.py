@@ -1,0 +1,85 @@
+"""Small factories for accountability tests: classified items, a clock tests can move, CloudEvent records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.cloudevents import CloudEvent, encode
+from shared.models import ClassifiedFeedback, EventType
+
+T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+class MovableClock:
+    """A clock for time-based behaviour: starts at `start`, moves only when told."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def classified(
+    *,
+    stage: str = "pay",
+    label: str = "negative",
+    score: float | None = None,
+    customer: str | None = None,
+    kind: str = "feedback",
+    severity: str = "normal",
+    at: datetime = T0,
+    item_id: str | None = None,
+    text: str = "charged twice this month",
+    scores: dict[str, int] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> ClassifiedFeedback:
+    if score is None:
+        score = {"negative": -0.7, "neutral": 0.0, "positive": 0.7}[label]
+    return ClassifiedFeedback.model_validate(
+        {
+            "id": item_id or str(uuid.uuid4()),
+            "source": "test",
+            "channel": "chat",
+            "kind": kind,
+            "occurred_at": at.isoformat(),
+            "received_at": at.isoformat(),
+            "customer": {"id": customer},
+            "text": text,
+            "scores": scores or {},
+            "metadata": metadata or {},
+            "classification": {
+                "stage": stage,
+                "confidence": 0.9,
+                "method": "rule",
+                "explanation": "test",
+                "sentiment": {"score": score, "label": label},
+                "severity": severity,
+            },
+        }
+    )
+
+
+def record_parts(item: ClassifiedFeedback) -> tuple[list[tuple[str, bytes]], bytes, bytes]:
+    """(headers, value, key) of the Kafka record classify would produce for `item`."""
+    event = CloudEvent(
+        id=item.id,
+        source="journeyline/classify",
+        type=EventType.feedback_classified.value,
+        data=item.model_dump(mode="json"),
+        time=item.received_at,
+    )
+    headers, value = encode(event)
+    return headers, value, (item.customer.id or item.id).encode()
+
+
+def journey_event(*, customer: str, event: str = "order_placed", at: datetime = T0, **kw: Any) -> ClassifiedFeedback:
+    return classified(
+        stage="buy", label="neutral", customer=customer, kind="journey_event", at=at, metadata={"event": event}, **kw
+    )
