@@ -139,6 +139,11 @@ def prepare(
         except AdapterError as exc:
             rejections.append(Rejection(index, None, exc.reason, exc.detail, channel))
             continue
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # A vendor payload whose fields have shapes the adapter does not know: the sender's data, not a bug here.
+            detail = f"the {adapter.value} adapter does not understand this payload ({type(exc).__name__})"
+            rejections.append(Rejection(index, None, "unsupported_payload", detail, channel))
+            continue
         multi = len(canonicals) > 1
         for part, canonical in enumerate(canonicals):
             where = part if multi else None

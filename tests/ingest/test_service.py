@@ -1,0 +1,202 @@
+"""The ingest service as a real process on the real broker: 202 means the record is on the topic."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from services.ingest.examples import EXAMPLES
+from shared.cloudevents import CloudEvent, decode
+from shared.kafka import make_consumer
+from shared.settings import KafkaSettings
+from tests.ingest.conftest import ADMIN_TOKEN, Ingest
+from tests.support import ROOT
+
+pytestmark = pytest.mark.integration
+PROBLEM = "application/problem+json"
+
+
+async def consume(kafka: KafkaSettings, ids: set[str], timeout: float = 30.0) -> dict[str, tuple[bytes, CloudEvent]]:
+    """Read the received topic until every id in `ids` was seen; return key and decoded event per id."""
+    consumer = make_consumer(kafka, group=f"test-{uuid.uuid4().hex[:8]}", topics=[kafka.topics.received], client_id="t")
+    await consumer.start()
+    found: dict[str, tuple[bytes, CloudEvent]] = {}
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not ids <= set(found) and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    event = decode(record.headers, record.value)
+                    found.setdefault(event.id, (record.key, event))
+    finally:
+        await consumer.stop()
+    return found
+
+
+def post(ingest: Ingest, body: Any, key: str | None = None, source: str = "chat-tool", **kwargs: Any) -> httpx.Response:
+    headers = {"X-API-Key": key if key is not None else ingest.keys[source], **kwargs.pop("headers", {})}
+    if isinstance(body, bytes):
+        return httpx.post(ingest.url + "/v1/events", content=body, headers=headers, timeout=10, **kwargs)
+    return httpx.post(ingest.url + "/v1/events", json=body, headers=headers, timeout=10, **kwargs)
+
+
+async def test_202_means_the_event_is_on_the_topic_as_a_cloudevent(ingest: Ingest) -> None:
+    single = post(ingest, {"external_id": "CHAT-1", "customer_id": "CUS-7", "text": "The refund never came."})
+    assert single.status_code == 202, single.text
+    event_id = single.json()["id"]
+    batch = post(ingest, [{"external_id": f"CHAT-B{i}", "text": f"item {i}"} for i in range(20)])
+    assert batch.status_code == 202 and batch.json()["status"] == "accepted"
+    batch_ids = {r["id"] for r in batch.json()["results"]}
+    contact = post(ingest, EXAMPLES["amazon_connect"]["value"], source="callcentre")
+    assert contact.status_code == 202, contact.text
+
+    found = await consume(ingest.kafka, {event_id, contact.json()["id"], *batch_ids})
+    assert {event_id, contact.json()["id"], *batch_ids} <= set(found)
+    key, event = found[event_id]
+    assert key == b"CUS-7" and event.subject == "CUS-7"
+    assert event.type == "io.journeyline.feedback.received" and event.source == "/sources/chat-tool"
+    assert event.data["text"] == "The refund never came." and event.data["channel"] == "chat"
+    _, call = found[contact.json()["id"]]
+    assert call.data["channel"] == "call" and call.data["metadata"]["disposition"] == "REFUND_ISSUED"
+
+
+async def test_a_retry_keeps_the_same_event_id(ingest: Ingest) -> None:
+    body = {"external_id": "ZD-48213", "text": "Still no refund after 10 days."}
+    first, second = post(ingest, body), post(ingest, body)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    in_batch = post(ingest, [body]).json()["results"][0]["id"]
+    assert in_batch == first.json()["id"]
+    found = await consume(ingest.kafka, {first.json()["id"]})
+    assert found[first.json()["id"]][1].data["external_id"] == "ZD-48213"
+
+
+def test_batches_answer_per_item_and_say_all_some_or_none(ingest: Ingest) -> None:
+    partial = post(ingest, [{"text": "fine"}, {"text": "bad", "scores": {"nps": 42}}, {"text": "ok", "colour": "red"}])
+    assert partial.status_code == 207
+    body = partial.json()
+    assert (body["status"], body["accepted"], body["rejected"]) == ("partial", 1, 2)
+    assert [(r["index"], r["status"], r.get("reason")) for r in body["results"]] == [
+        (0, "accepted", None), (1, "rejected", "score_out_of_range"), (2, "rejected", "unknown_field"),
+    ]  # fmt: skip
+    none = post(ingest, [{"text": 5}, {"scores": {"csat": 9}}])
+    assert none.status_code == 422 and none.headers["content-type"] == PROBLEM
+    assert none.json()["outcome"] == "rejected" and len(none.json()["results"]) == 2
+    ndjson = post(ingest, b'{"text":"a"}\n{"text":\n{"text":"c"}\n', headers={"Content-Type": "application/x-ndjson"})
+    assert ndjson.status_code == 207
+    assert [r["status"] for r in ndjson.json()["results"]] == ["accepted", "rejected", "accepted"]
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("missing_key", 401),
+        ("wrong_key", 401),
+        ("text_plain", 415),
+        ("form", 415),
+        ("body_too_large", 413),
+        ("batch_too_large", 413),
+        ("malformed_json", 400),
+        ("invalid_utf8", 400),
+        ("unknown_adapter", 400),
+        ("other_source", 403),
+        ("unknown_field", 422),
+        ("impossible_time", 422),
+        ("text_too_long", 422),
+    ],
+)
+def test_bad_input_gets_problem_json(ingest: Ingest, case: str, status: int) -> None:
+    json_type = {"Content-Type": "application/json"}
+    requests: dict[str, Any] = {
+        "missing_key": lambda: post(ingest, {"text": "hi"}, key=""),
+        "wrong_key": lambda: post(ingest, {"text": "hi"}, key="jl_not-a-real-key"),
+        "text_plain": lambda: post(ingest, b"hello", headers={"Content-Type": "text/plain"}),
+        "form": lambda: post(ingest, b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        "body_too_large": lambda: post(ingest, b"[" + b" " * 300_000 + b"]", headers=json_type),
+        "batch_too_large": lambda: post(ingest, [{"text": "x"}] * 101),
+        "malformed_json": lambda: post(ingest, b'{"text": "unterminated', headers=json_type),
+        "invalid_utf8": lambda: post(ingest, b'{"text": "\xc3\x28"}', headers=json_type),
+        "unknown_adapter": lambda: post(ingest, {"text": "hi"}, params={"adapter": "fax"}),
+        "other_source": lambda: post(ingest, {"text": "hi", "source": "callcentre"}),
+        "unknown_field": lambda: post(ingest, {"text": "hi", "sentiment": "angry"}),
+        "impossible_time": lambda: post(ingest, {"text": "hi", "occurred_at": "2025-13-45T99:00:00Z"}),
+        "text_too_long": lambda: post(ingest, {"text": "x" * 10_001}),
+    }
+    response = requests[case]()
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+def test_a_source_over_its_rate_limit_gets_429_with_retry_after(ingest: Ingest) -> None:
+    statuses = [post(ingest, [{"text": "x"}] * 10, source="limited").status_code for _ in range(15)]
+    assert 429 in statuses
+    limited = post(ingest, [{"text": "x"}] * 50, source="limited")
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.headers["content-type"] == PROBLEM
+
+
+def test_admin_api_adds_rotates_and_revokes_sources(ingest: Ingest) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    url = ingest.url + "/v1/sources"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    created = httpx.post(url, json={"name": "typeform-eu", "channel": "survey", "adapter": "survey"}, headers=admin)
+    assert created.status_code == 201, created.text
+    key = created.json()["api_key"]
+    assert httpx.post(url, json={"name": "typeform-eu", "channel": "survey"}, headers=admin).status_code == 409
+    assert httpx.post(url, json={"name": "Bad Name!", "channel": "survey"}, headers=admin).status_code == 422
+    response = post(ingest, {"response_id": "R1", "nps": 9, "verbatim": "Easy set-up"}, key=key)
+    assert response.status_code == 202, response.text  # usable at once: the admin API updates the cache
+    listed = httpx.get(url, headers=admin).json()
+    assert "typeform-eu" in {s["name"] for s in listed} and all("api_key" not in s for s in listed)
+    rotated = httpx.post(f"{url}/typeform-eu/rotate", headers=admin).json()["api_key"]
+    assert post(ingest, {"response_id": "R2", "nps": 9}, key=key).status_code == 401
+    assert post(ingest, {"response_id": "R2", "nps": 9}, key=rotated).status_code == 202
+    assert httpx.post(f"{url}/typeform-eu/revoke", headers=admin).json()["active"] is False
+    assert post(ingest, {"response_id": "R3", "nps": 9}, key=rotated).status_code == 401
+    assert httpx.post(f"{url}/nobody/revoke", headers=admin).status_code == 404
+
+
+def test_a_key_revoked_from_the_cli_stops_working_within_seconds(ingest: Ingest) -> None:
+    env = {**os.environ, "DATABASE_URL": ingest.database_url}
+    cmd = [sys.executable, "-m", "services.cli.main", "sources"]
+    added = subprocess.run(
+        [*cmd, "add", "revoke-me", "--channel", "chat"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    key = added.stdout.strip().splitlines()[-1]
+    deadline = time.monotonic() + 20
+    while post(ingest, {"text": "hi"}, key=key).status_code != 202:
+        assert time.monotonic() < deadline, "a key added from the CLI was never accepted"
+        time.sleep(0.2)
+    subprocess.run([*cmd, "revoke", "revoke-me"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 20
+    while post(ingest, {"text": "hi"}, key=key).status_code != 401:
+        assert time.monotonic() < deadline, "a revoked key kept working"
+        time.sleep(0.2)
+
+
+def test_ops_endpoints_and_openapi_examples(ingest: Ingest) -> None:
+    assert httpx.get(ingest.url + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(ingest.url + "/readyz").json()
+    assert ready["checks"] == {"broker": "ok", "database": "ok"}
+    metrics = httpx.get(ingest.url + "/metrics").text
+    for name in (
+        "journeyline_ingest_events_total", "journeyline_ingest_request_duration_seconds",
+        "journeyline_ingest_batch_size", "journeyline_ingest_produce_duration_seconds", "journeyline_ingest_broker_up 1.0",
+    ):  # fmt: skip
+        assert name in metrics
+    assert 'journeyline_ingest_events_total{channel="email",outcome="accepted",reason="",source="limited"}' in metrics
+    spec = httpx.get(ingest.url + "/openapi.json").json()
+    body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    assert set(EXAMPLES) <= set(body["application/json"]["examples"]) and "application/x-ndjson" in body
+    assert httpx.get(ingest.url + "/docs").status_code == 200
