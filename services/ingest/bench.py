@@ -25,7 +25,7 @@ from services.ingest.service import add_source, create_tables
 from shared.cloudevents import CloudEvent, encode
 from shared.db import make_engine
 from shared.kafka import ensure_topics, make_producer
-from shared.models import EventType, Feedback, stable_event_id, utcnow
+from shared.models import Channel, EventType, Feedback, stable_event_id, utcnow
 from shared.settings import KafkaSettings, Topics
 
 _TEXTS = (
