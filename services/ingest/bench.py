@@ -220,9 +220,8 @@ def _run(args: argparse.Namespace) -> int:
     engine = make_engine(db_url)
     create_tables(engine)
     with Session(engine) as session:
-        _, key = add_source(
-            session=session, source=SourceCreate(name="bench", channel="chat", adapter=Adapter.generic, rate_limit=0)
-        )  # type: ignore[arg-type]
+        bench = SourceCreate(name="bench", channel=Channel.chat, adapter=Adapter.generic, rate_limit=0)
+        _, key = add_source(session=session, source=bench)
     engine.dispose()
     port = free_port()
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEYLINE_TOPIC_PREFIX": prefix, "DATABASE_URL": db_url}
