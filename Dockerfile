@@ -10,12 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them.
+# Dependencies first (installed from pyproject.toml with empty packages), so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
+RUN mkdir -p shared services && touch shared/__init__.py services/__init__.py \
+    && pip install '.[postgres]' && pip uninstall -y journeyline \
+    && useradd --system --uid 10001 --home-dir /app journeyline
 COPY shared ./shared
 COPY services ./services
-RUN pip install '.[postgres]' \
-    && useradd --system --uid 10001 --home-dir /app journeyline
+RUN pip install --no-deps '.[postgres]'
 
 USER journeyline
 
