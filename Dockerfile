@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    JOURNEYLINE_ENV=production
+    JOURNEYLINE_ENV=production \
+    CLASSIFY_MODEL_DIR=/var/lib/journeyline/models
 
 WORKDIR /app
 
@@ -14,7 +15,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN mkdir -p shared services && touch shared/__init__.py services/__init__.py \
     && pip install '.[postgres]' && pip uninstall -y journeyline \
-    && useradd --system --uid 10001 --home-dir /app journeyline
+    && useradd --system --uid 10001 --home-dir /app journeyline \
+    && mkdir -p /var/lib/journeyline/models && chown -R journeyline /var/lib/journeyline
 COPY shared ./shared
 COPY services ./services
 RUN pip install --no-deps '.[postgres]'

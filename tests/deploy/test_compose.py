@@ -115,12 +115,14 @@ def test_state_that_must_survive_a_restart_is_on_volumes(compose: dict[str, Any]
         "postgres": "/var/lib/postgresql/data",
         "prometheus": "/prometheus",
         "grafana": "/var/lib/grafana",
+        "classify": "/var/lib/journeyline/models",
     }
     for name, path in wanted.items():
         mounts = {m.split(":")[1]: m.split(":")[0] for m in services[name]["volumes"]}
         assert path in mounts, f"{name} does not persist {path}"
         assert mounts[path] in volumes
     assert services["kafka"]["environment"]["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+    assert services["classify"]["environment"]["CLASSIFY_MODEL_DIR"] == "/var/lib/journeyline/models"
 
 
 def test_monitoring_is_provisioned_from_deploy(compose: dict[str, Any]) -> None:
