@@ -1,0 +1,364 @@
+"""The hostile-request corpus: raw HTTP requests a careless or malicious client might send.
+
+Each case is sent byte for byte over a socket (so invalid UTF-8, NUL bytes, lying Content-Length and odd
+headers reach the server as written). `{KEY}`, `{READ}` and `{OPERATOR}` in header values are replaced by the
+test's ingest source key and the accountability tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+JSON = ("Content-Type", "application/json")
+NDJSON = ("Content-Type", "application/x-ndjson")
+KEY = ("X-API-Key", "{KEY}")
+READ = ("Authorization", "Bearer {READ}")
+OPERATOR = ("Authorization", "Bearer {OPERATOR}")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    target: str  # "ingest" or "accountability"
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+    expect: tuple[int, ...] = ()  # the statuses allowed; empty means any 4xx
+    # False only where the HTTP server (uvicorn) refuses the bytes before the application sees them.
+    problem_json: bool = True
+    content_length: str | None = None  # a lying Content-Length header instead of the real one
+    notes: str = field(default="", compare=False)
+
+
+def _j(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"text": "deep", "metadata": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _ingest(name: str, body: bytes, *expect: int, headers: tuple[tuple[str, str], ...] = (KEY, JSON),
+            path: str = "/v1/events", method: str = "POST", **kw: object) -> Case:  # fmt: skip
+    return Case(name, "ingest", method, path, headers, body, tuple(expect), **kw)  # type: ignore[arg-type]
+
+
+def _acct(name: str, method: str, path: str, *expect: int, headers: tuple[tuple[str, str], ...] = (READ,),
+          body: bytes = b"", **kw: object) -> Case:  # fmt: skip
+    return Case(name, "accountability", method, path, headers, body, tuple(expect), **kw)  # type: ignore[arg-type]
+
+
+GOOD = {"external_id": "hostile-good", "text": "The app keeps crashing"}
+
+INGEST: list[Case] = [
+    # Keys
+    _ingest("no key", _j(GOOD), 401, headers=(JSON,)),
+    _ingest("unknown key", _j(GOOD), 401, headers=(("X-API-Key", "jl_not_a_key"), JSON)),
+    _ingest("empty key", _j(GOOD), 401, headers=(("X-API-Key", ""), JSON)),
+    _ingest("8 KB key", _j(GOOD), 401, headers=(("X-API-Key", "k" * 8000), JSON)),
+    _ingest("key with latin-1 bytes", _j(GOOD), 401, headers=(("X-API-Key", "cl\u00e9\u00ff"), JSON)),
+    _ingest("bearer instead of X-API-Key", _j(GOOD), 401, headers=(("Authorization", "Bearer {KEY}"), JSON)),
+    _ingest("key with SQL", _j(GOOD), 401, headers=(("X-API-Key", "' OR 1=1 --"), JSON)),
+    # Content types
+    _ingest("no content type", _j(GOOD), 415, headers=(KEY,)),
+    _ingest("text/plain", _j(GOOD), 415, headers=(KEY, ("Content-Type", "text/plain"))),
+    _ingest("latin-1 charset", _j(GOOD), 415, headers=(KEY, ("Content-Type", "application/json; charset=latin-1"))),
+    _ingest("multipart", b"--x\r\n\r\n--x--", 415, headers=(KEY, ("Content-Type", "multipart/form-data; boundary=x"))),
+    _ingest("form", b"text=hello", 415, headers=(KEY, ("Content-Type", "application/x-www-form-urlencoded"))),
+    _ingest("content type 4 KB long", _j(GOOD), 415, headers=(KEY, ("Content-Type", "application/" + "j" * 4000))),
+    # Malformed and truncated JSON
+    _ingest("empty body", b"", 400),
+    _ingest("truncated object", b'{"external_id": "t1", "text": "the parcel nev', 400),
+    _ingest("lone brace", b"{", 400),
+    _ingest("truncated array", b'[{"text": "a"}, {"text": "b"', 400),
+    _ingest("trailing comma", b'{"text": "a",}', 400),
+    _ingest("single quotes", b"{'text': 'a'}", 400),
+    _ingest("NaN literal", b'{"text": "a", "scores": {"csat": NaN}}', 400),
+    _ingest("byte order mark", b'\xef\xbb\xbf{"text": "a"}', 400),
+    _ingest("two documents", b'{"text": "a"}{"text": "b"}', 400),
+    _ingest("raw NUL byte in a string", b'{"text": "a\x00b"}', 400),
+    _ingest("raw NUL byte alone", b"\x00", 400),
+    _ingest("invalid UTF-8", b'{"text": "caf\xe9 au lait"}', 400),
+    _ingest("overlong UTF-8", b'{"text": "\xc0\xaf"}', 400),
+    _ingest("UTF-16 body", '{"text": "a"}'.encode("utf-16"), 400),
+    _ingest("unpaired surrogate escape", b'{"external_id": "s1", "text": "\\ud800"}', 400, 422),
+    _ingest("deep nesting beyond the parser", _nested(5000), 400),
+    _ingest("deep nesting within the parser", _nested(500), 422),
+    # Wrong shapes and types
+    _ingest("null", b"null", 422),
+    _ingest("a string", b'"hello"', 422),
+    _ingest("a number", b"42", 422),
+    _ingest("true", b"true", 422),
+    _ingest("empty array", b"[]", 422),
+    _ingest("array of numbers", b"[1, 2, 3]", 422),
+    _ingest("array of nulls", b"[null, null]", 422),
+    _ingest("nested arrays", b"[[{}]]", 422),
+    _ingest("text is a number", _j({"text": 123}), 422),
+    _ingest("text is a list", _j({"text": ["a", "b"]}), 422),
+    _ingest("text is an object", _j({"text": {"$gt": ""}}), 422),
+    _ingest("external_id is a number", _j({"external_id": 5, "text": "a"}), 422),
+    _ingest("external_id is blank", _j({"external_id": "   ", "text": "a"}), 422),
+    _ingest("customer is a string", _j({"text": "a", "customer": "CUS-1"}), 422),
+    _ingest("customer and customer_id", _j({"text": "a", "customer": {"id": "x"}, "customer_id": "y"}), 422),
+    _ingest("scores is a list", _j({"text": "a", "scores": [5]}), 422),
+    _ingest("csat out of range", _j({"text": "a", "scores": {"csat": 99}}), 422),
+    _ingest("nps negative", _j({"text": "a", "scores": {"nps": -1}}), 422),
+    _ingest("csat as words", _j({"text": "a", "scores": {"csat": "five"}}), 422),
+    _ingest("csat 2**70", b'{"text": "a", "scores": {"csat": 1180591620717411303424}}', 400, 422),
+    _ingest("number 1e999", b'{"text": "a", "scores": {"ces": 1e999}}', 400, 422),
+    _ingest("unknown channel", _j({"text": "a", "channel": "carrier-pigeon"}), 422),
+    _ingest("unknown kind", _j({"text": "a", "kind": "rumour"}), 422),
+    _ingest("occurred_at not a date", _j({"text": "a", "occurred_at": "yesterday"}), 422),
+    _ingest("occurred_at far future", _j({"text": "a", "occurred_at": "2999-01-01T00:00:00Z"}), 422),
+    _ingest("occurred_at year 1", _j({"text": "a", "occurred_at": "0001-01-01T00:00:00Z"}), 422),
+    _ingest("occurred_at a number", _j({"text": "a", "occurred_at": 10**20}), 422),
+    _ingest("metadata values not strings", _j({"text": "a", "metadata": {"n": 1, "o": {"p": 2}}}), 422),
+    _ingest("metadata 1,000 entries", _j({"text": "a", "metadata": {f"k{i}": "v" for i in range(1000)}}), 422),
+    _ingest("metadata key 10 KB", _j({"text": "a", "metadata": {"k" * 10_000: "v"}}), 422),
+    # Wrong or missing keys
+    _ingest("id set by the client", _j({"id": "mine", "text": "a"}), 422),
+    _ingest("received_at set by the client", _j({"received_at": "2024-01-01T00:00:00Z", "text": "a"}), 422),
+    _ingest("unknown field", _j({"text": "a", "is_admin": True}), 422),
+    _ingest("__proto__ field", _j({"text": "a", "__proto__": {"polluted": True}}), 422),
+    _ingest("another source", _j({"text": "a", "source": "someone-else"}), 403),
+    # Huge strings
+    _ingest("text one over the limit", _j({"text": "x" * 10_001}), 422),
+    _ingest("text of 4 MB", _j({"text": "x" * 4_000_000}), 422),
+    _ingest("external_id of 100 KB", _j({"external_id": "e" * 100_000, "text": "a"}), 422),
+    _ingest("stage_hint of 1 MB", _j({"text": "a", "stage_hint": "s" * 1_000_000}), 422),
+    # Oversized batches and bodies
+    _ingest("1,001 events", _j([{"text": "a"}] * 1001), 413),
+    _ingest("body over 5 MiB", _j([{"text": "x" * 9000}] * 600), 413),
+    _ingest("Content-Length claims 1 GB", b'{"text": "a"}', 413, content_length="1000000000"),
+    # NDJSON
+    _ingest("ndjson all lines broken", b"{\n{\n[\n", 422, headers=(KEY, NDJSON)),
+    _ingest("ndjson blank", b"\n\n   \n", 422, headers=(KEY, NDJSON)),
+    _ingest("ndjson invalid UTF-8", b'{"text": "\xff"}\n', 400, headers=(KEY, NDJSON)),
+    # Adapters, methods, paths
+    _ingest("unknown adapter parameter", _j(GOOD), 400, path="/v1/events?adapter=../../etc/passwd"),
+    _ingest("unknown adapter header", _j(GOOD), 400, headers=(KEY, JSON, ("X-Journeyline-Adapter", "x" * 3000))),
+    _ingest("vendor adapter given a string", b'"hello"', 422, path="/v1/events?adapter=review"),
+    _ingest("GET on the events route", b"", 405, method="GET"),
+    _ingest("DELETE on the events route", b"", 405, method="DELETE"),
+    _ingest("unknown route", _j(GOOD), 404, path="/v1/../admin"),
+    _ingest("sources admin without a token", b"", 401, 403, path="/v1/sources", method="GET", headers=()),
+    _ingest(
+        "sources admin with the source key",
+        b"",
+        401,
+        403,
+        path="/v1/sources",
+        method="GET",
+        headers=(("Authorization", "Bearer {KEY}"),),
+    ),  # fmt: skip
+    # Header abuse the HTTP server itself refuses (never reaches the application)
+    _ingest("duplicate Content-Length", _j(GOOD), 400, problem_json=False, content_length="13\r\nContent-Length: 99"),
+    _ingest("negative Content-Length", _j(GOOD), 400, problem_json=False, content_length="-5"),
+    _ingest("Content-Length not a number", _j(GOOD), 400, problem_json=False, content_length="ten"),
+]
+
+ALERT = "00000000-0000-0000-0000-000000000000"
+
+ACCOUNTABILITY: list[Case] = [
+    # Tokens
+    _acct("no token", "GET", "/v1/stages", 401, headers=()),
+    _acct("empty bearer", "GET", "/v1/stages", 401, headers=(("Authorization", "Bearer "),)),
+    _acct("basic auth", "GET", "/v1/stages", 401, headers=(("Authorization", "Basic YWRtaW46YWRtaW4="),)),
+    _acct("wrong token", "GET", "/v1/stages", 401, headers=(("Authorization", "Bearer nope"),)),
+    _acct("8 KB token", "GET", "/v1/stages", 401, headers=(("Authorization", "Bearer " + "t" * 8000),)),
+    _acct("latin-1 token", "GET", "/v1/stages", 401, headers=(("Authorization", "Bearer \u00e9\u00ff"),)),
+    _acct("read token acknowledges", "POST", f"/v1/alerts/{ALERT}/ack", 403, body=b"{}", headers=(READ, JSON)),
+    _acct(
+        "read token sets owners",
+        "PUT",
+        "/v1/stages/pay/owners",
+        403,
+        headers=(READ, JSON),
+        body=_j({"accountable": "billing"}),
+    ),  # fmt: skip
+    _acct(
+        "actor header 10 KB",
+        "POST",
+        f"/v1/alerts/{ALERT}/ack",
+        422,
+        body=b"{}",
+        headers=(OPERATOR, JSON, ("X-Journeyline-Actor", "a" * 10_000)),
+    ),  # fmt: skip
+    # Paths and query strings
+    _acct("unknown stage", "GET", "/v1/stages/nowhere/scorecard", 404),
+    _acct("stage with traversal", "GET", "/v1/stages/..%2F..%2Fetc%2Fpasswd/scorecard", 404),
+    _acct("window bogus", "GET", "/v1/stages/pay/scorecard?window=forever", 422),
+    _acct("window 10 KB", "GET", "/v1/stages/pay/scorecard?window=" + "w" * 10_000, 422),
+    _acct("journey window bogus", "GET", "/v1/journey?window=-1", 422),
+    _acct("unknown feedback", "GET", "/v1/feedback/does-not-exist", 404),
+    _acct("feedback id 8 KB", "GET", "/v1/feedback/" + "f" * 8000, 404),
+    _acct("feedback id with NUL", "GET", "/v1/feedback/a%00b", 404),
+    _acct("feedback id invalid UTF-8", "GET", "/v1/feedback/%ff%fe", 404),
+    _acct("feedback id SQL", "GET", "/v1/feedback/'%20OR%20'1'='1", 404),
+    _acct("alert id not a uuid", "GET", "/v1/alerts/not-a-uuid", 404, 422),
+    _acct("unknown alert", "GET", f"/v1/alerts/{ALERT}", 404),
+    _acct("alerts status bogus", "GET", "/v1/alerts?status=exploded", 422),
+    _acct("alerts limit zero", "GET", "/v1/alerts?limit=0", 422),
+    _acct("alerts limit huge", "GET", "/v1/alerts?limit=100000000000000000000000", 422),
+    _acct("alerts limit words", "GET", "/v1/alerts?limit=lots", 422),
+    _acct("alerts since not a date", "GET", "/v1/alerts?since=yesterday", 422),
+    _acct("alerts since year 99999", "GET", "/v1/alerts?since=99999-01-01T00:00:00", 422),
+    _acct("alerts stage 1 KB", "GET", "/v1/alerts?stage=" + "s" * 1000, 422),
+    _acct("moments limit negative", "GET", "/v1/moments?limit=-5", 422),
+    _acct("audit with a read token", "GET", "/v1/audit", 403),
+    _acct("audit limit NaN", "GET", "/v1/audit?limit=NaN", 422, headers=(OPERATOR,)),
+    _acct("unknown route", "GET", "/v1/secrets", 404),
+    _acct("DELETE on stages", "DELETE", "/v1/stages", 405),
+    # Bodies
+    _acct("ack unknown alert", "POST", f"/v1/alerts/{ALERT}/ack", 404, body=b"{}", headers=(OPERATOR, JSON)),
+    _acct("resolve unknown alert", "POST", f"/v1/alerts/{ALERT}/resolve", 404, body=b"{}", headers=(OPERATOR, JSON)),
+    _acct(
+        "owners truncated JSON",
+        "PUT",
+        "/v1/stages/pay/owners",
+        422,
+        headers=(OPERATOR, JSON),
+        body=b'{"accountable": "bill',
+    ),  # fmt: skip
+    _acct(
+        "owners invalid UTF-8",
+        "PUT",
+        "/v1/stages/pay/owners",
+        400,
+        422,
+        headers=(OPERATOR, JSON),
+        body=b'{"accountable": "\xff\xfe"}',
+    ),  # fmt: skip
+    _acct(
+        "owners wrong types",
+        "PUT",
+        "/v1/stages/pay/owners",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"accountable": 5, "contributing": "everyone"}),
+    ),  # fmt: skip
+    _acct(
+        "owners unknown team",
+        "PUT",
+        "/v1/stages/pay/owners",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"accountable": "no-such-team"}),
+    ),  # fmt: skip
+    _acct("owners missing key", "PUT", "/v1/stages/pay/owners", 422, headers=(OPERATOR, JSON), body=b"{}"),
+    _acct(
+        "owners 10,000 contributing",
+        "PUT",
+        "/v1/stages/pay/owners",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"accountable": "billing", "contributing": ["billing"] * 10_000}),
+    ),  # fmt: skip
+    _acct(
+        "owners deep nesting",
+        "PUT",
+        "/v1/stages/pay/owners",
+        400,
+        422,
+        headers=(OPERATOR, JSON),
+        body=b'{"accountable": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ),  # fmt: skip
+    _acct(
+        "owners raw NUL",
+        "PUT",
+        "/v1/stages/pay/owners",
+        400,
+        422,
+        headers=(OPERATOR, JSON),
+        body=b'{"accountable": "bil\x00ling"}',
+    ),  # fmt: skip
+    _acct(
+        "owners as text/plain",
+        "PUT",
+        "/v1/stages/pay/owners",
+        415,
+        422,
+        headers=(OPERATOR, ("Content-Type", "text/plain")),
+        body=_j({"accountable": "billing"}),
+    ),  # fmt: skip
+    _acct("team id with spaces", "PUT", "/v1/teams/bad%20team", 422, headers=(OPERATOR, JSON), body=b"{}"),
+    _acct("team id 1 KB", "PUT", "/v1/teams/" + "t" * 1000, 422, headers=(OPERATOR, JSON), body=b"{}"),
+    _acct(
+        "team webhook to file://",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"receivers": [{"type": "webhook", "url": "file:///etc/passwd"}]}),
+    ),  # fmt: skip
+    _acct(
+        "team receiver unknown type",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"receivers": [{"type": "carrier-pigeon"}]}),
+    ),  # fmt: skip
+    _acct(
+        "team 1,000 receivers",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"receivers": [{"type": "webhook", "url": "http://127.0.0.1:1/x"}] * 1000}),
+    ),  # fmt: skip
+    _acct(
+        "relabel unknown stage",
+        "POST",
+        "/v1/feedback/whatever/stage",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "nowhere"}),
+    ),  # fmt: skip
+    _acct(
+        "relabel unknown feedback",
+        "POST",
+        "/v1/feedback/does-not-exist/stage",
+        404,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "pay"}),
+    ),  # fmt: skip
+    _acct(
+        "relabel stage 1 MB",
+        "POST",
+        "/v1/feedback/x/stage",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "s" * 1_000_000}),
+    ),  # fmt: skip
+    _acct(
+        "silence infinite",
+        "POST",
+        "/v1/silences",
+        422,
+        headers=(OPERATOR, JSON),
+        body=b'{"stage": "pay", "duration_s": Infinity}',
+    ),  # fmt: skip
+    _acct(
+        "silence NaN",
+        "POST",
+        "/v1/silences",
+        422,
+        headers=(OPERATOR, JSON),
+        body=b'{"stage": "pay", "duration_s": NaN}',
+    ),  # fmt: skip
+    _acct(
+        "silence negative",
+        "POST",
+        "/v1/silences",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "pay", "duration_s": -60}),
+    ),  # fmt: skip
+    _acct("silence body a list", "POST", "/v1/silences", 422, headers=(OPERATOR, JSON), body=b"[1, 2]"),
+    _acct("delete unknown silence", "DELETE", "/v1/silences/nope", 404, headers=(OPERATOR,)),
+]
+
+CASES = INGEST + ACCOUNTABILITY
