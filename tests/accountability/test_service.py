@@ -70,6 +70,20 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
         assert [e.type for e in corrections] == ["io.journeyline.feedback.corrected"]
         assert corrections[0].data["previous_stage"] == "pay" and corrections[0].data["stage"] == "get_help"
 
+        # silences: create (operator), list, delete; a silence needs a scope and one end
+        assert (await client.post("/v1/silences", json={"duration_s": 60}, headers=OPERATOR)).status_code == 422
+        made = await client.post(
+            "/v1/silences", json={"stage": "pay", "duration_s": 600, "reason": "known outage"}, headers=OPERATOR
+        )
+        assert made.status_code == 201 and made.json()["active"]
+        assert [x["id"] for x in (await client.get("/v1/silences", params={"active": True}, headers=READ)).json()] == [
+            made.json()["id"]
+        ]
+        assert (await client.delete(f"/v1/silences/{made.json()['id']}", headers=OPERATOR)).status_code == 204
+        assert (await client.get("/v1/silences", headers=READ)).json() == []
+        teams = (await client.get("/v1/teams", headers=READ)).json()
+        assert {t["id"] for t in teams} >= {"billing", "cx-triage"}
+
         assert (await client.get("/readyz")).status_code == 200
         metrics = (await client.get("/metrics")).text
         group = kafka.topics.group("accountability")
