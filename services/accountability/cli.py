@@ -44,7 +44,7 @@ def _ready() -> tuple[AccountabilitySettings, Any]:
     return settings, engine
 
 
-def _migrate(_: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     _, engine = _ready()
     engine.dispose()
     print("accountability schema is up to date")
