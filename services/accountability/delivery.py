@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -47,6 +47,18 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
         f"accountable: {owners.get('accountable')})"
     )
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def backoff_delay(attempts: int, base_s: float, cap_s: float) -> timedelta:
+    """Exponential back-off after `attempts` failed attempts: base, 2x base, 4x base ... capped at `cap_s`."""
+    return timedelta(seconds=min(base_s * (2 ** max(attempts - 1, 0)), cap_s))
+
+
+def prune_delivered(*, session: Session, before: datetime) -> int:
+    """Forget delivered (and dead) outbox rows older than `before`; returns how many."""
+    o = columns(OutboxEntry)
+    done = delete(OutboxEntry).where(o.status.in_(("delivered", "dead")), o.created_at < before)
+    return int(getattr(session.execute(done), "rowcount", 0) or 0)
 
 
 @dataclass
@@ -203,13 +215,6 @@ class Dispatcher:
         except Exception as exc:  # a producer error (KafkaError, timeout): retry later like any other failure
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    def backoff(self, attempts: int) -> timedelta:
-        """Exponential back-off after `attempts` failed attempts, capped."""
-        seconds = min(
-            self.settings.outbox_backoff_base_s * (2 ** max(attempts - 1, 0)), self.settings.outbox_backoff_max_s
-        )
-        return timedelta(seconds=seconds)
-
     def _record(self, results: list[tuple[Claimed, str | None]], now: datetime) -> None:
         with Session(self.engine) as session:
             for row, error in results:
@@ -226,7 +231,10 @@ class Dispatcher:
                     if entry.attempts >= self.settings.outbox_max_attempts:
                         entry.status, outcome = "dead", "dead"
                     else:
-                        entry.next_attempt_at, outcome = now + self.backoff(entry.attempts), "retry"
+                        delay = backoff_delay(
+                            entry.attempts, self.settings.outbox_backoff_base_s, self.settings.outbox_backoff_max_s
+                        )
+                        entry.next_attempt_at, outcome = now + delay, "retry"
                     log.warning(
                         "delivery failed",
                         extra={

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from services.accountability import metrics
 from services.accountability.consumer import FeedbackConsumer
-from services.accountability.delivery import Dispatcher
+from services.accountability.delivery import Dispatcher, prune_delivered
 from services.accountability.migrate import upgrade
 from services.accountability.ownership import seed
 from services.accountability.scorecard import WINDOWS, journey_view
@@ -120,6 +120,7 @@ class Runtime:
                 escalate_after=timedelta(seconds=self.settings.escalate_after_s),
                 alerts_topic=self.topics.alerts,
             )
+            prune_delivered(session=session, before=self.clock() - timedelta(seconds=self.settings.outbox_retention_s))
             session.commit()
             return outcome
 

@@ -36,6 +36,7 @@ class AccountabilitySettings(CommonSettings):
     outbox_max_attempts: int = Field(default=50, ge=1)
     outbox_lease_s: float = Field(default=60.0, gt=0)
     delivery_timeout_s: float = Field(default=5.0, gt=0)
+    outbox_retention_s: float = Field(default=7 * 86400.0, gt=0, description="Keep delivered outbox rows this long")
     # Prometheus gauges for the scorecards are recomputed this often.
     gauges_interval_s: float = Field(default=30.0, gt=0)
     run_migrations: bool = True

@@ -245,3 +245,42 @@ def test_owner_changes_and_relabels_are_audited(engine: Engine, journey: Journey
         event = session.execute(select(OutboxEntry).where(OutboxEntry.target == "t.corr")).scalars().one()  # type: ignore[arg-type]
         assert event.event_type == "io.journeyline.feedback.corrected"
         assert set(event.payload) == {"id", "stage", "previous_stage", "text", "by", "at"}
+
+
+def test_volume_spike_against_the_trailing_baseline(engine: Engine, journey: JourneyMap) -> None:
+    baseline = [classified(stage="use", label="positive", at=T0 - timedelta(hours=h)) for h in range(2, 26)]  # 1/h
+    assert _process(engine, journey, baseline).transitions == []
+    burst = _process(engine, journey, [classified(stage="use", label="positive") for _ in range(30)])
+    assert burst.transitions == [("use", "volume_spike", "opened")]
+
+
+def test_escalation_reaches_the_escalation_team(engine: Engine, journey: JourneyMap) -> None:
+    with Session(engine) as session:
+        upsert_team(
+            session=session,
+            team_id="cto-office",
+            name=None,
+            escalation=None,
+            receivers=[{"type": "webhook", "url": "http://x/cto"}],
+            by="t",
+            at=T0,
+        )
+        session.commit()
+    _process(engine, journey, [classified(stage="use", severity="critical")])
+    with Session(engine, expire_on_commit=False) as session:
+        out = housekeeping(
+            session=session,
+            journey=journey,
+            now=T0 + timedelta(hours=1),
+            auto_resolve_after=timedelta(days=1),
+            escalate_after=timedelta(minutes=30),
+            alerts_topic=TOPIC,
+        )
+        session.commit()
+        assert [t for _, _, t in out.transitions] == ["escalated"]
+        rows = [
+            (o.team, o.payload["role"])
+            for o in session.execute(select(OutboxEntry)).scalars()
+            if o.transition == "escalated" and o.receiver == "webhook"
+        ]
+    assert rows == [("cto-office", "escalation")]

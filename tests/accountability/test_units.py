@@ -1,0 +1,89 @@
+"""Pure accountability logic, no network: durations, health colours, trend, NPS, signing, back-off, tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from services.accountability.delivery import backoff_delay, sign, slack_message
+from services.accountability.schemas import SilenceCreate, TeamUpdate
+from services.accountability.scorecard import StageNumbers, health_colour, parse_duration, trend
+from services.accountability.settings import AccountabilitySettings
+from shared.journey import HealthThresholds
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600), ("30d", 2592000), (45, 45)])
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "1w", "h", "-1h"])
+def test_bad_durations_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_health_colour_follows_the_stage_thresholds() -> None:
+    t = HealthThresholds(
+        yellow_negative_share=0.25, red_negative_share=0.40, yellow_csat_below=3.8, red_csat_below=3.2, min_volume=5
+    )
+    assert health_colour(StageNumbers(volume=4, negative=4), t)[0] == "green"  # too little to judge
+    assert health_colour(StageNumbers(volume=10, negative=1, csat_mean=4.5), t)[0] == "green"
+    assert health_colour(StageNumbers(volume=10, negative=3), t)[0] == "yellow"
+    assert health_colour(StageNumbers(volume=10, negative=4), t)[0] == "red"
+    assert health_colour(StageNumbers(volume=10, negative=0, csat_mean=3.5), t)[0] == "yellow"
+    colour, reason = health_colour(StageNumbers(volume=10, negative=0, csat_mean=3.0), t)
+    assert colour == "red" and "CSAT" in reason
+
+
+def test_nps_and_trend() -> None:
+    now = StageNumbers(volume=20, negative=10, sentiment_mean=-0.3, nps_answers=10, promoters=2, detractors=6)
+    before = StageNumbers(volume=10, negative=1, sentiment_mean=0.2)
+    assert now.nps == -40.0 and now.negative_share == 0.5 and StageNumbers().nps is None
+    change = trend(now, before)
+    assert change.volume_change == 1.0 and change.negative_share_change == 0.4 and change.direction == "worsening"
+    assert trend(StageNumbers(), StageNumbers()).direction == "unknown"
+
+
+def test_webhook_signature_is_hmac_sha256_of_the_body() -> None:
+    body = b'{"id":"a"}'
+    assert sign("s3cret", body) == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+
+
+def test_slack_message_has_text() -> None:
+    msg = slack_message(
+        {
+            "transition": "opened",
+            "title": "Negative share 80% on pay",
+            "stage": "pay",
+            "rule_id": "negative_share",
+            "count": 3,
+            "owners": {"accountable": "billing"},
+        }
+    )
+    assert msg["text"].startswith("[OPENED] Negative share 80% on pay") and "billing" in msg["text"]
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    assert [backoff_delay(n, 2.0, 30.0).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [2, 4, 8, 16, 30, 30]
+
+
+def test_production_refuses_placeholder_tokens() -> None:
+    AccountabilitySettings(environment="development").check()
+    with pytest.raises(ValueError, match="ACCOUNTABILITY_READ_TOKEN"):
+        AccountabilitySettings(environment="production", operator_token="x" * 32, admin_token="y" * 32).check()
+    AccountabilitySettings(
+        environment="production", read_token="r" * 32, operator_token="x" * 32, admin_token="y" * 32
+    ).check()
+
+
+def test_request_shapes_are_validated() -> None:
+    with pytest.raises(ValidationError, match="needs an http"):
+        TeamUpdate.model_validate({"receivers": [{"type": "webhook"}]})
+    with pytest.raises(ValidationError, match="exactly one"):
+        SilenceCreate.model_validate({"stage": "pay"})
+    assert SilenceCreate.model_validate({"rule_id": "negative_share", "duration_s": 60}).duration_s == 60
