@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,6 +60,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             log.warning("database not ready at start", extra={"error": type(exc).__name__})
         runtime.sources.start()
         await runtime.publisher.start()
+        # Everything loaded so far lives as long as the process: keep it out of the collector's full passes,
+        # which otherwise stall the event loop for 100+ ms (measured: the single-event p99 came from them).
+        gc.collect()
+        gc.freeze()
         log.info("ingest ready", extra={"topic": kafka.topics.received})
         try:
             yield
