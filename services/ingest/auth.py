@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from services.ingest import metrics
 from services.ingest.models import Adapter, Source
-from services.ingest.service import active_sources, hash_key
+from services.ingest.service import active_sources, create_tables, hash_key
 from shared.models import Channel
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class SourceCache:
         return self._by_hash.get(hash_key(key))
 
     def _load(self) -> dict[str, SourceInfo]:
+        if not self.loaded:  # the database may have been down at start-up: make sure the table exists
+            create_tables(self.engine)
         with Session(self.engine) as session:
             rows = active_sources(session=session)
         return {row.key_hash: _info(row) for row in rows}

@@ -14,7 +14,6 @@ from services.ingest.api import admin, router
 from services.ingest.auth import RateLimiter, SourceCache
 from services.ingest.deps import Runtime
 from services.ingest.publisher import Publisher
-from services.ingest.service import create_tables
 from services.ingest.settings import IngestSettings
 from shared.db import database_reachable, make_engine
 from shared.http import install_problem_handlers, ops_router
@@ -54,8 +53,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime
         try:
-            await asyncio.to_thread(create_tables, engine)
-            await runtime.sources.refresh()
+            await runtime.sources.refresh()  # creates ingest's tables first
         except Exception as exc:  # the database may come later; /readyz says so meanwhile
             log.warning("database not ready at start", extra={"error": type(exc).__name__})
         runtime.sources.start()

@@ -37,9 +37,19 @@ class Ingest:
 
 def start_ingest(bootstrap: str, workdir: Path, **env: str) -> Ingest:
     """Topics, a database with three sources, and `uvicorn services.ingest.main:app` on a free port."""
+    return _start(bootstrap, workdir, create_topics=True, **env)
+
+
+def start_ingest_without_broker(bootstrap: str, workdir: Path, **env: str) -> Ingest:
+    """The same, for a broker that is not there yet: no topics, and no wait for /readyz."""
+    return _start(bootstrap, workdir, create_topics=False, **env)
+
+
+def _start(bootstrap: str, workdir: Path, *, create_topics: bool, **env: str) -> Ingest:
     prefix = f"t{uuid.uuid4().hex[:10]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
-    asyncio.run(ensure_topics(kafka))
+    if create_topics:
+        asyncio.run(ensure_topics(kafka))
     database_url = f"sqlite:///{workdir / 'ingest.db'}"
     engine = make_engine(database_url)
     create_tables(engine)
@@ -64,7 +74,7 @@ def start_ingest(bootstrap: str, workdir: Path, **env: str) -> Ingest:
         "INGEST_MAX_BODY_BYTES": "262144",
         **env,
     }
-    process = ServiceProcess("ingest", process_env, workdir).start()
+    process = ServiceProcess("ingest", process_env, workdir).start(wait_ready=create_topics)
     return Ingest(process=process, kafka=kafka, database_url=database_url, keys=keys)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from services.cli.embedded import EmbeddedBroker, free_port
 from shared.kafka import ensure_topics
-from tests.ingest.conftest import Ingest, start_ingest
+from tests.ingest.conftest import Ingest, start_ingest, start_ingest_without_broker
 from tests.ingest.test_service import consume
 
 pytestmark = pytest.mark.integration
@@ -75,3 +75,23 @@ async def test_broker_down_gives_503_fast_and_recovery_needs_no_restart(
         assert found[back.json()["id"]][1].data["external_id"] == "after"
     finally:
         ingest.process.stop()
+
+
+async def test_started_before_the_broker_it_answers_503_then_becomes_ready(tmp_path: Path) -> None:
+    port = free_port()
+    broker = EmbeddedBroker(port=port, log_path=tmp_path / "late-broker.log")
+    ingest = await asyncio.to_thread(
+        start_ingest_without_broker, f"127.0.0.1:{port}", tmp_path, INGEST_HEALTH_INTERVAL_SECONDS="0.5"
+    )
+    try:
+        assert httpx.get(ingest.url + "/readyz").status_code == 503
+        down, elapsed = _post(ingest, "early")
+        assert down.status_code == 503 and "Retry-After" in down.headers and elapsed < 5.0
+        broker.start()
+        await ensure_topics(ingest.kafka)
+        ingest.process.wait("/readyz", 60)
+        up, _ = _post(ingest, "late")
+        assert up.status_code == 202, up.text
+    finally:
+        ingest.process.stop()
+        broker.stop()
