@@ -194,6 +194,7 @@ class Counts:
     retried: int = 0
     errors: int = 0
     acked: int = 0
+    seconds: float = 0.0  # time spent sending, for the rate shown
 
 
 class Sender:
@@ -309,7 +310,7 @@ async def _acknowledge(args: argparse.Namespace, counts: Counts, stop: asyncio.E
 def _progress(plan: Plan, counts: Counts, started: float, done: bool = False) -> None:
     share = counts.sent / plan.total if plan.total else 1.0
     bar = "#" * int(share * 30)
-    elapsed = max(time.monotonic() - started, 1e-6)
+    elapsed = max(counts.seconds or time.monotonic() - started, 1e-6)
     incident = ""
     if plan.bad_stage:
         state = (
@@ -356,6 +357,7 @@ async def run_demo(args: argparse.Namespace, keys: dict[str, str], plan: Plan) -
             await asyncio.sleep(0.05)
         if pending:
             await asyncio.gather(*pending)
+        counts.seconds = time.monotonic() - started
         if args.operator_token and plan.bad_stage and sender.fatal is None:
             await asyncio.sleep(min(args.ack_after + 3, 10))  # give the team a moment to acknowledge
         stop.set()
