@@ -237,7 +237,7 @@ def variables(*, stage: str, window: bool = True) -> list[dict[str, Any]]:
             "refresh": 2,
             "multi": many,
             "includeAll": many,
-            "current": {"text": "All", "value": "$__all"} if many else {},
+            "current": {"text": ["All"], "value": ["$__all"]} if many else {},
             "hide": 2 if many else 0,
         }
     )
