@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -67,19 +68,31 @@ def wait_for_key(ingest_url: str, key: str, timeout: float = 20.0) -> None:
 class Stack:
     """The three services of one test, started in order; each can be killed and started again."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, names: tuple[str, ...] = SERVICES) -> None:
-        self.env, self.log_dir = env, log_dir
-        self.services = {name: ServiceProcess(name, env, log_dir) for name in names}
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        names: tuple[str, ...] = SERVICES,
+        overrides: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self.env, self.log_dir, self.overrides = env, log_dir, overrides or {}
+        self.services = {name: self.process(name) for name in names}
         self.key = ""
+
+    def process(self, name: str) -> ServiceProcess:
+        """A (not yet started) process of service `name` with this stack's environment."""
+        return ServiceProcess(name, {**self.env, **self.overrides.get(name, {})}, self.log_dir)
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
     def start(self) -> Stack:
-        for service in self.services.values():
-            service.start(timeout=90)
+        """Start every service at once (imports dominate start-up; two cores overlap them) and wait for each."""
+        with ThreadPoolExecutor(len(self.services)) as pool:
+            for future in [pool.submit(s.start, timeout=120) for s in self.services.values()]:
+                future.result()
         if "ingest" in self.services:
-            self.key = add_source(self.env, "faults")
+            self.key = add_source(self.services["ingest"].env, "faults")
             wait_for_key(self.services["ingest"].url, self.key)
         return self
 
@@ -105,16 +118,16 @@ class Load(threading.Thread):
         self.accepted: list[str] = []
         self.statuses: dict[int | str, int] = {}
         self.sent = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         interval = self.batch / self.rate
         next_at = time.monotonic()
         with httpx.Client(headers={"X-API-Key": self.key}, timeout=10) as client:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 self._post(client)
                 next_at += interval
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+                self._halt.wait(max(0.0, next_at - time.monotonic()))
 
     def _post(self, client: httpx.Client) -> None:
         events = [
@@ -136,7 +149,7 @@ class Load(threading.Thread):
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(15)
 
 

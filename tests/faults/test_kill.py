@@ -1,0 +1,89 @@
+"""SIGKILL under a steady load: every event ingest accepted (202) is stored exactly once after the restart.
+
+The three services run as separate processes on the real embedded broker; a background thread posts small
+batches at a steady rate throughout, so the kill lands mid-stream (records read but not yet committed)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.cli.embedded import EmbeddedBroker
+from shared.settings import KafkaSettings
+from tests.faults.stack import Load, Stack, assert_stored_exactly_once, running, stack_env, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stack(broker: EmbeddedBroker, kafka: KafkaSettings, tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
+    env = stack_env(
+        broker.bootstrap_servers,
+        kafka.topics.prefix,
+        f"sqlite:///{tmp_path / 'journeyline.db'}",
+        CLASSIFY_MODEL_DIR=str(model_dir),
+    )
+    with running(Stack(env, tmp_path)) as started:
+        yield started
+
+
+def test_sigkill_of_classify_then_of_accountability_mid_stream_stores_every_accepted_event_exactly_once(
+    stack: Stack,
+) -> None:
+    load = Load(stack["ingest"].url, stack.key, rate=60, batch=4)
+    load.start()
+    try:
+        for victim in ("classify", "accountability"):
+            time.sleep(2.5)  # records in flight: read, maybe produced or stored, not yet committed
+            stack[victim].kill()
+            stack[victim].start(timeout=120)
+        time.sleep(2.5)
+    finally:
+        load.stop()
+    assert set(load.statuses) == {202}, f"ingest answered {load.statuses} while a service was down"
+    assert len(load.accepted) >= 300
+    rows = assert_stored_exactly_once(stack.env["DATABASE_URL"], load.accepted)
+    assert set(rows) == set(load.accepted)
+
+
+def _partitions(url: str, group: str, topic: str) -> set[int]:
+    """Partitions this process's consumer has been assigned (it exports lag for each one it has held)."""
+    text = httpx.get(url + "/metrics", timeout=5).text
+    pattern = rf'journeyline_consumer_lag\{{group="{re.escape(group)}",partition="(\d+)",topic="{re.escape(topic)}"\}}'
+    return {int(p) for p in re.findall(pattern, text)}
+
+
+def test_two_classify_processes_one_killed_the_other_takes_over_its_partitions(
+    stack: Stack, kafka: KafkaSettings
+) -> None:
+    group, topic = kafka.topics.group("classify"), kafka.topics.received
+    second = stack.process("classify").start(timeout=90)
+    try:
+        load = Load(stack["ingest"].url, stack.key, rate=60, batch=4)
+        load.start()
+        try:
+            # The group splits the partitions between the two processes before one of them dies.
+            wait_until(
+                lambda: 0 < len(_partitions(second.url, group, topic)) < kafka.partitions,
+                timeout=40,
+                what="the second classify process to get a share of the partitions",
+            )
+            stack["classify"].kill()
+            wait_until(
+                lambda: len(_partitions(second.url, group, topic)) == kafka.partitions,
+                timeout=40,
+                what="the surviving classify process to take over every partition",
+            )
+            time.sleep(2.0)
+        finally:
+            load.stop()
+        assert set(load.statuses) == {202}, load.statuses
+        rows = assert_stored_exactly_once(stack.env["DATABASE_URL"], load.accepted)
+        assert set(rows) == set(load.accepted)
+    finally:
+        second.stop()
