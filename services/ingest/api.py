@@ -31,13 +31,34 @@ from shared.models import utcnow
 router = APIRouter(prefix="/v1", tags=["events"])
 admin = APIRouter(prefix="/v1/sources", tags=["sources (admin)"])
 
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its `$defs` references inlined: they would resolve against the OpenAPI document's root."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
 _EVENTS_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [GenericEvent.model_json_schema(), {"type": "array", "items": {"type": "object"}}]},
+                "schema": {
+                    "oneOf": [_inline(GenericEvent.model_json_schema()), {"type": "array", "items": {"type": "object"}}]
+                },
                 "examples": EXAMPLES,
             },
             "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
