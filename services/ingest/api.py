@@ -57,7 +57,11 @@ _EVENTS_OPENAPI: dict[str, Any] = {
         "content": {
             "application/json": {
                 "schema": {
-                    "oneOf": [_inline(GenericEvent.model_json_schema()), {"type": "array", "items": {"type": "object"}}]
+                    "anyOf": [
+                        _inline(GenericEvent.model_json_schema()),
+                        {"type": "object", "description": "A payload of the chosen adapter (see the examples)"},
+                        {"type": "array", "items": {"type": "object"}, "description": "A batch"},
+                    ]
                 },
                 "examples": EXAMPLES,
             },
