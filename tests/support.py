@@ -28,7 +28,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait_ready: bool = True, timeout: float = 40.0) -> ServiceProcess:
+    def start(self, wait_ready: bool = True, timeout: float = 120.0) -> ServiceProcess:
         cmd = [
             sys.executable,
             "-m",

@@ -45,6 +45,7 @@ class DevStack:
         self.broker: EmbeddedBroker | None = None
         self.children: list[Child] = []
         self.stopping = False
+        self.demo_key = ""
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -66,6 +67,7 @@ class DevStack:
         settings = _settings_from(env)
         asyncio.run(ensure_topics(settings.kafka))
         _say(f"database     {_redact(settings.database_url)}")
+        self.demo_key = self.make_demo_key()
         for name, port in self.ports.items():
             if port_open(self.host, port):
                 raise RuntimeError(f"port {port} for {name} is already in use")
@@ -78,12 +80,11 @@ class DevStack:
             _wait_ready(child, self.var_dir)
             _say(f"{child.name:<12} http://{self.host}:{child.port}  (docs: /docs, logs: var/{child.name}.log)")
 
-    def show_demo_key(self) -> None:
+    def make_demo_key(self) -> str:
+        """Create (or rotate) the `demo` source before ingest starts, so ingest knows the key from its first request."""
         from services.ingest.cli import demo_source_key
 
-        key = demo_source_key(_settings_from(self.env()))
-        _say("demo source  created; its API key (shown once, rotated at every start):")
-        print(key, flush=True)
+        return demo_source_key(_settings_from(self.env()))
 
     def wait(self) -> int:
         """Block until a child dies or a signal asks to stop; return the exit code."""
@@ -161,7 +162,8 @@ def run_dev(*, var_dir: Path, broker_port: int = 9092, ports: dict[str, int] | N
     code = 0
     try:
         stack.start()
-        stack.show_demo_key()
+        _say("demo source  its API key (shown once, rotated at every start):")
+        print(stack.demo_key, flush=True)
         _say("running; Ctrl-C stops everything")
         code = stack.wait()
     except RuntimeError as exc:

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -43,8 +43,11 @@ def _add_source(env: dict[str, str], name: str, channel: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture
-def stack(broker: EmbeddedBroker, topic_prefix: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
+@pytest.fixture(scope="module")
+def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+    """The three services as processes, shared by this module's tests (each test uses its own source)."""
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    topic_prefix = f"t{uuid.uuid4().hex[:10]}."
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "JOURNEYLINE_TOPIC_PREFIX": topic_prefix,
@@ -76,7 +79,7 @@ def _wait_stored(url: str, ids: list[str], timeout: float = 60.0) -> dict[str, d
 
 
 def test_events_posted_over_http_arrive_in_accountability_exactly_once_with_a_stage(
-    stack: dict[str, ServiceProcess], tmp_path: Path
+    stack: dict[str, ServiceProcess],
 ) -> None:
     ingest, accountability = stack["ingest"], stack["accountability"]
     key = _add_source(ingest.env, "callcentre", "call")
