@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.ingest.models import Adapter, SourceCreate
@@ -75,7 +76,9 @@ def _add(args: argparse.Namespace) -> int:
                 name=args.name, channel=args.channel, adapter=args.adapter, rate_limit=args.rate_limit
             )
             row, key = add_source(session=session, source=create)
-        except (SourceError, ValueError) as exc:
+        except ValidationError as exc:
+            return _fail(ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())))
+        except SourceError as exc:
             return _fail(exc)
     print(
         f"source {row.name} added (channel {row.channel.value}, adapter {row.adapter.value}); its API key, shown once:"
