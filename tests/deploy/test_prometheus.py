@@ -149,8 +149,11 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
     services: dict[str, ServiceProcess] = {}
     prom: subprocess.Popen[bytes] | None = None
     try:
-        for name in SERVICES:
-            services[name] = ServiceProcess(name, env, tmp).start(timeout=60)
+        services = {name: ServiceProcess(name, env, tmp) for name in SERVICES}
+        # Started together: classify may train its first model for a minute on a busy machine.
+        with concurrent.futures.ThreadPoolExecutor(len(services)) as pool:
+            for started in [pool.submit(svc.start, timeout=180) for svc in services.values()]:
+                started.result()
         config = tmp / "prometheus.yml"
         _prometheus_config(config, services)
         checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60)
