@@ -63,6 +63,17 @@ def test_promtool_accepts_the_production_config() -> None:
     assert "rules found" in done.stdout + done.stderr
 
 
+def test_pipeline_alert_rules_fire_as_intended() -> None:
+    promtool = _tool("promtool")
+    done = subprocess.run(
+        [promtool, "test", "rules", str(ROOT / "deploy/prometheus/rules_test.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @dataclass
 class Stack:
     services: dict[str, ServiceProcess]
