@@ -30,7 +30,7 @@ class TextBackend(Protocol):
 
 
 def fit_temperature(
-    make: Callable[[], TextBackend], texts: Sequence[Any], labels: Sequence[str], folds: int = 5
+    make: Callable[[], TextBackend], texts: Sequence[Any], labels: Sequence[str], folds: int = 3
 ) -> float:
     """A temperature that makes confidences honest: fitted on out-of-fold predictions of the training rows, it
     minimises their log-loss (a few dozen phrases per stage give flat, under-confident probabilities)."""
@@ -88,7 +88,7 @@ class TfidfBackend:
         self.classes: list[str] = []
         self._words = TfidfVectorizer(analyzer=_words_and_bigrams, sublinear_tf=True, min_df=1, dtype=np.float32)
         self._chars = TfidfVectorizer(analyzer=_char_ngrams, sublinear_tf=True, min_df=1, dtype=np.float32)
-        self._model = LogisticRegression(C=c, max_iter=3000)
+        self._model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg")
         self._word_weights: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._word_names: list[str] = []
 
@@ -236,7 +236,7 @@ class SemanticBackend:
         self.c = c
         self.temperature = 1.0
         self.classes: list[str] = []
-        self._model = LogisticRegression(C=c, max_iter=3000)
+        self._model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg")
         self._examples: list[str] = []
         self._labels: list[str] = []
         self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
@@ -280,7 +280,7 @@ class _VectorModel:
     name = "vectors"
 
     def __init__(self, c: float) -> None:
-        self._model = LogisticRegression(C=c, max_iter=3000)
+        self._model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg")
         self.classes: list[str] = []
 
     def fit(self, texts: Sequence[Any], labels: Sequence[str]) -> None:

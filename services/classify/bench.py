@@ -1,0 +1,96 @@
+"""`journeyline bench classify`: items/s per back-end, the way the consumer runs (batches of 500)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from services.classify.backends import BACKENDS, semantic_available
+
+
+def register_bench(sub: Any) -> None:
+    parser = sub.add_parser("classify", help="classifier throughput per back-end (items/s in one process)")
+    parser.add_argument("--items", type=int, default=20_000, help="items for the TF-IDF back-end")
+    parser.add_argument("--semantic-items", type=int, default=1_000, help="items for the embedding back-ends")
+    parser.add_argument("--batch", type=int, default=500, help="items per batch (the consumer's max_records)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated back-ends to measure")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.classify.cli import HELDOUT
+    from services.classify.consumer import read_feedback
+    from services.classify.service import Classifier
+    from services.classify.training import fit, journey_rows, read_labelled_csv
+    from shared.cloudevents import CloudEvent, encode
+    from shared.journey import load_journey_map
+    from shared.models import EventType, Feedback, utcnow
+    from shared.settings import CommonSettings
+
+    journey = load_journey_map(CommonSettings().journey_map)
+    texts = [r.text for r in read_labelled_csv(HELDOUT)]
+    now = utcnow()
+    print(
+        f"texts: {len(texts)} held-out items cycled, mean {sum(map(len, texts)) / len(texts):.0f} chars; "
+        f"batch={args.batch}"
+    )
+    for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        if name != "tfidf" and not semantic_available():
+            print(f"backend={name} skipped: the [semantic] extra is not installed")
+            continue
+        n = args.items if name == "tfidf" else args.semantic_items
+        items = [
+            Feedback(
+                id=f"b{i}",
+                source="bench",
+                channel="other",
+                occurred_at=now,
+                received_at=now,
+                text=texts[i % len(texts)],
+            )
+            for i in range(n)
+        ]
+        started = time.perf_counter()
+        model = fit(name, journey_rows(journey), source="bench")
+        trained = time.perf_counter() - started
+        classifier = Classifier(journey, model, journey.triage.confidence_threshold)
+        classifier.classify_many(items[: min(50, n)])  # warm caches and lazy imports
+        started = time.perf_counter()
+        for i in range(0, n, args.batch):
+            classifier.classify_many(items[i : i + args.batch])
+        classify_rate = n / (time.perf_counter() - started)
+        # The consumer's whole per-record work: decode + validate, classify the batch, build + encode the output.
+        records = []
+        for item in items:
+            headers, value = encode(
+                CloudEvent(
+                    id=item.id,
+                    source="bench",
+                    type=EventType.feedback_received.value,
+                    data=item.model_dump(mode="json"),
+                )
+            )
+            records.append(_Record(headers, value))
+        started = time.perf_counter()
+        for i in range(0, n, args.batch):
+            batch = [read_feedback(r)[1] for r in records[i : i + args.batch]]  # type: ignore[arg-type]
+            for feedback, result in zip(batch, classifier.classify_many(batch), strict=True):
+                data = feedback.model_dump(mode="json")
+                data["classification"] = result.model_dump(mode="json")
+                encode(CloudEvent(id=feedback.id, source="bench", type="t", data=data))
+        pipeline_rate = n / (time.perf_counter() - started)
+        print(
+            f"backend={name} items={n} train_s={trained:.1f} classify_items_per_s={classify_rate:,.0f} "
+            f"with_decode_encode_items_per_s={pipeline_rate:,.0f}",
+            flush=True,
+        )
+    return 0
+
+
+class _Record:
+    """Just enough of a ConsumerRecord for decoding."""
+
+    def __init__(self, headers: list[tuple[str, bytes]], value: bytes) -> None:
+        self.headers, self.value = headers, value
+        self.topic, self.partition, self.offset, self.key = "bench", 0, 0, None
