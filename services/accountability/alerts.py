@@ -13,8 +13,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from services.accountability.models import Alert, FeedbackItem, MomentOccurrence, Silence, columns
+from services.accountability.models import Alert, Silence, columns
+from services.accountability.moments import MomentHit
 from services.accountability.scorecard import OPEN_STATUSES, StageNumbers, parse_duration, stage_numbers
+from services.accountability.store import StoredItem
 from shared.journey import AlertRule, HealthThresholds, JourneyMap
 
 
@@ -90,12 +92,30 @@ def _thresholds(journey: JourneyMap, stage: str) -> HealthThresholds:
     return found.health if found else HealthThresholds()
 
 
+NumbersCache = dict[tuple[datetime, datetime], dict[str, StageNumbers]]
+
+
+def _numbers(session: Session, start: datetime, end: datetime, cache: NumbersCache | None) -> dict[str, StageNumbers]:
+    """Every stage's numbers for (start, end], computed once per batch for all stages."""
+    if cache is None:
+        return stage_numbers(session=session, start=start, end=end)
+    if (start, end) not in cache:
+        cache[(start, end)] = stage_numbers(session=session, start=start, end=end)
+    return cache[(start, end)]
+
+
 def condition_holds(
-    *, session: Session, journey: JourneyMap, stage: str, rule: AlertRule, now: datetime
+    *,
+    session: Session,
+    journey: JourneyMap,
+    stage: str,
+    rule: AlertRule,
+    now: datetime,
+    cache: NumbersCache | None = None,
 ) -> dict[str, Any] | None:
     """For window rules: the figures when the condition holds now, else None."""
     window = parse_duration(rule.params.get("window", "1h"))
-    current = stage_numbers(session=session, start=now - window, end=now, stage=stage).get(stage, StageNumbers())
+    current = _numbers(session, now - window, now, cache).get(stage, StageNumbers())
     min_volume = int(rule.params.get("min_volume", 20))
     if current.volume < min_volume:
         return None
@@ -107,7 +127,7 @@ def condition_holds(
         return {"negative_share": round(share, 4), "threshold": threshold, "volume": current.volume}
     if rule.kind == "volume_spike":
         baseline_span = parse_duration(rule.params.get("baseline", "24h"))
-        base = stage_numbers(session=session, start=now - window - baseline_span, end=now - window, stage=stage)
+        base = _numbers(session, now - window - baseline_span, now - window, cache)
         base_volume = base.get(stage, StageNumbers()).volume
         if base_volume < int(rule.params.get("min_baseline", 1)):
             return None  # no history to compare against: a spike cannot be judged yet
@@ -123,14 +143,15 @@ def evaluate_rules(
     *,
     session: Session,
     journey: JourneyMap,
-    items: Sequence[FeedbackItem],
-    moments: Sequence[MomentOccurrence],
+    items: Sequence[StoredItem],
+    moments: Sequence[MomentHit],
     now: datetime,
 ) -> list[Transition]:
     """Apply the journey map's alert rules to newly stored items and moments; return the transitions."""
     known = set(journey.stage_ids)
     out: list[Transition] = []
-    by_stage: dict[str, list[FeedbackItem]] = defaultdict(list)
+    cache: NumbersCache = {}
+    by_stage: dict[str, list[StoredItem]] = defaultdict(list)
     for item in items:
         if item.stage in known:
             by_stage[item.stage].append(item)
@@ -147,7 +168,9 @@ def evaluate_rules(
         negatives = sum(1 for i in stage_items if i.sentiment_label == "negative")
         for kind in ("negative_share", "volume_spike"):
             for rule in _rules_for(journey, stage, kind):
-                figures = condition_holds(session=session, journey=journey, stage=stage, rule=rule, now=now)
+                figures = condition_holds(
+                    session=session, journey=journey, stage=stage, rule=rule, now=now, cache=cache
+                )
                 if figures is None:
                     continue
                 title = (

@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from services.accountability.models import CustomerMomentState, FeedbackItem, MomentOccurrence, columns
+from services.accountability.bulk import bulk_insert
+from services.accountability.models import CustomerMomentState, MomentOccurrence, columns
 from services.accountability.scorecard import parse_duration
+from services.accountability.store import StoredItem
 from shared.journey import JourneyMap, MomentOfTruth
 from shared.models import Kind
 
-# Metadata keys that name a journey event (e.g. {"event": "order_placed"}).
-EVENT_KEYS = ("event", "event_type", "journey_event")
 DEFAULT_CONTACT_KINDS = (Kind.contact.value, Kind.feedback.value)
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
 class MomentRule:
     kind: str
     params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MomentHit:
+    """One occurrence of a moment of truth (also stored in `acct_moments`)."""
+
+    moment_id: str
+    stage: str
+    customer_id: str
+    feedback_id: str
+    count: int
+    occurred_at: datetime
 
 
 def rule_of(moment: MomentOfTruth) -> MomentRule:
@@ -34,81 +47,77 @@ def rule_of(moment: MomentOfTruth) -> MomentRule:
     raise ValueError(f"moment {moment.id!r}: unknown rule {sorted(moment.rule)}")
 
 
-def event_name(item: FeedbackItem) -> str | None:
-    """For a `journey_event` item, the event it records (`order_placed`, ...) from its metadata."""
-    if item.kind != Kind.journey_event.value:
-        return None
-    metadata = (item.data or {}).get("metadata") or {}
-    return next((metadata[k] for k in EVENT_KEYS if metadata.get(k)), None)
-
-
-def _matches(rule: MomentRule, item: FeedbackItem) -> bool:
+def _matches(rule: MomentRule, item: StoredItem) -> bool:
     if rule.kind == "repeat_contact":
         kinds = rule.params.get("kinds") or DEFAULT_CONTACT_KINDS
         return item.kind in kinds
     wanted = rule.params.get("kind")
-    return event_name(item) is not None and (wanted is None or event_name(item) == wanted)
+    return item.event is not None and (wanted is None or item.event == wanted)
+
+
+def _load_states(session: Session, customers: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    c = columns(CustomerMomentState)
+    states: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in range(0, len(customers), _CHUNK):
+        query = select(c.customer_id, c.moment_id, c.count, c.times).where(c.customer_id.in_(customers[i : i + _CHUNK]))
+        for customer_id, moment_id, count, times in session.execute(query):
+            states[(customer_id, moment_id)] = {"count": count, "times": list(times or [])}
+    return states
 
 
 def evaluate_moments(
-    *, session: Session, journey: JourneyMap, items: Sequence[FeedbackItem], now: datetime
-) -> list[MomentOccurrence]:
-    """Update each customer's state with the new items and return the moments that occurred (stored)."""
+    *, session: Session, journey: JourneyMap, items: Sequence[StoredItem], now: datetime
+) -> list[MomentHit]:
+    """Advance each customer's state with the new items; store and return the moments that occurred."""
     rules = [(m, rule_of(m)) for m in journey.moments_of_truth]
-    if not rules:
+    work = [(item, m, r) for item in items if item.customer_id for m, r in rules if _matches(r, item)]
+    if not work:
         return []
-    customers = sorted({i.customer_id for i in items if i.customer_id})
-    states: dict[tuple[str, str], CustomerMomentState] = {}
-    if customers:
-        query = select(CustomerMomentState).where(columns(CustomerMomentState).customer_id.in_(customers))
-        states = {(s.customer_id, s.moment_id): s for s in session.execute(query).scalars()}
-    hits: list[MomentOccurrence] = []
-    for item in items:
-        if not item.customer_id:
-            continue
-        for moment, rule in rules:
-            if not _matches(rule, item):
-                continue
-            key = (item.customer_id, moment.id)
-            state = states.get(key)
-            if state is None:
-                state = CustomerMomentState(customer_id=item.customer_id, moment_id=moment.id, count=0, times=[])
-                states[key] = state
-            count = _advance(rule, state, item)
-            state.updated_at = now
-            session.add(state)
-            if count is not None:
-                hit = MomentOccurrence(
-                    moment_id=moment.id,
-                    stage=moment.stage,
-                    customer_id=item.customer_id,
-                    feedback_id=item.id,
-                    count=count,
-                    occurred_at=item.occurred_at,
-                )
-                session.add(hit)
-                hits.append(hit)
-    session.flush()
+    states = _load_states(session, sorted({item.customer_id for item, _, _ in work if item.customer_id}))
+    touched: set[tuple[str, str]] = set()
+    hits: list[MomentHit] = []
+    for item, moment, rule in work:
+        assert item.customer_id is not None
+        key = (item.customer_id, moment.id)
+        state = states.setdefault(key, {"count": 0, "times": []})
+        touched.add(key)
+        count = _advance(rule, state, item)
+        if count is not None:
+            hits.append(MomentHit(moment.id, moment.stage, item.customer_id, item.id, count, item.occurred_at))
+    rows = [{"customer_id": k[0], "moment_id": k[1], **states[k], "updated_at": now} for k in sorted(touched)]
+    state_table = CustomerMomentState.__table__  # type: ignore[attr-defined]
+    bulk_insert(
+        session=session,
+        table=state_table,
+        rows=rows,
+        conflict=["customer_id", "moment_id"],
+        update=["count", "times", "updated_at"],
+    )
+    if hits:
+        table = MomentOccurrence.__table__  # type: ignore[attr-defined]
+        bulk_insert(
+            session=session, table=table, rows=[asdict(hit) for hit in hits], conflict=["moment_id", "feedback_id"]
+        )
     return hits
 
 
-def _advance(rule: MomentRule, state: CustomerMomentState, item: FeedbackItem) -> int | None:
+def _advance(rule: MomentRule, state: dict[str, Any], item: StoredItem) -> int | None:
     """Move the state on by one item; return the count when the moment occurs, else None."""
-    state.count += 1
+    state["count"] += 1
     if rule.kind == "first_event":
-        return 1 if state.count == 1 else None
+        return 1 if state["count"] == 1 else None
     if rule.kind == "nth_event":
         n = int(rule.params.get("n", 1))
-        return state.count if state.count == n else None
+        return int(state["count"]) if state["count"] == n else None
     # repeat_contact: `count` contacts within `within`; the window starts over after it fires.
     needed = int(rule.params.get("count", 3))
     within = parse_duration(rule.params.get("within", "30d"))
     since = item.occurred_at - within
-    times = sorted([t for t in state.times if datetime.fromisoformat(t) > since] + [item.occurred_at.isoformat()])
+    times = sorted([t for t in state["times"] if datetime.fromisoformat(t) > since] + [item.occurred_at.isoformat()])
     if len(times) >= needed:
-        state.times = []
+        state["times"] = []
         return len(times)
-    state.times = times
+    state["times"] = times
     return None
 
 

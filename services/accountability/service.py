@@ -10,11 +10,11 @@ from sqlmodel import Session
 
 from services.accountability import alerts as alert_rules
 from services.accountability.alerts import Transition
-from services.accountability.models import Alert, FeedbackItem, MomentOccurrence
-from services.accountability.moments import evaluate_moments
+from services.accountability.models import Alert
+from services.accountability.moments import MomentHit, evaluate_moments
 from services.accountability.outbox import enqueue_correction, enqueue_transition
 from services.accountability.ownership import stage_teams, teams
-from services.accountability.store import correct_stage, get_feedback, load_items, store_batch
+from services.accountability.store import StoredItem, correct_stage, get_feedback, store_batch
 from shared.journey import JourneyMap
 from shared.models import ClassifiedFeedback, utcnow
 
@@ -26,8 +26,8 @@ system_clock: Clock = utcnow
 class BatchOutcome:
     """What a stored batch changed, for counters after the commit."""
 
-    stored: list[FeedbackItem] = field(default_factory=list)
-    moments: list[MomentOccurrence] = field(default_factory=list)
+    stored: list[StoredItem] = field(default_factory=list)
+    moments: list[MomentHit] = field(default_factory=list)
     transitions: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, rule, transition)
     outbox_rows: int = 0
 
@@ -36,11 +36,9 @@ def process_batch(
     *, session: Session, journey: JourneyMap, items: Sequence[ClassifiedFeedback], now: datetime, alerts_topic: str
 ) -> BatchOutcome:
     """Store the new items, advance moments of truth, apply alert rules and queue deliveries (caller commits)."""
-    new_ids = store_batch(session=session, items=items, stored_at=now)
-    outcome = BatchOutcome()
-    if not new_ids:
+    outcome = BatchOutcome(stored=store_batch(session=session, items=items, stored_at=now))
+    if not outcome.stored:
         return outcome
-    outcome.stored = load_items(session=session, ids=new_ids)
     outcome.moments = evaluate_moments(session=session, journey=journey, items=outcome.stored, now=now)
     changes = alert_rules.evaluate_rules(
         session=session, journey=journey, items=outcome.stored, moments=outcome.moments, now=now

@@ -3,37 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+import orjson
 from sqlmodel import Session
 
-from services.accountability.models import FeedbackItem, columns
+from services.accountability.bulk import bulk_insert
+from services.accountability.models import FeedbackItem
 from shared.models import ClassifiedFeedback
 
 _TABLE = FeedbackItem.__table__  # type: ignore[attr-defined]
 
 
-def _clean(text: str | None) -> str | None:
-    # PostgreSQL refuses NUL in text; a NUL is never meaningful feedback.
-    return text.replace("\x00", "") if text else text
+def _clean(value: Any) -> Any:
+    """The value without NUL characters (PostgreSQL refuses them in text and JSON; they never carry meaning)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
 
 
 def feedback_row(item: ClassifiedFeedback, *, stored_at: datetime) -> dict[str, Any]:
     """The table row for a classified item (the full event is kept in `data`)."""
     c = item.classification
     data = item.model_dump(mode="json")
-    if data.get("text"):
-        data["text"] = _clean(data["text"])
+    if b"\\u0000" in orjson.dumps(data):
+        data = _clean(data)
     return {
         "id": item.id,
-        "source": item.source,
+        "source": _clean(item.source),
         "channel": item.channel.value,
         "kind": item.kind.value,
-        "external_id": item.external_id,
-        "customer_id": item.customer.id,
+        "external_id": _clean(item.external_id),
+        "customer_id": _clean(item.customer.id),
         "stage": c.stage,
         "original_stage": None,
         "corrected_by": None,
@@ -54,8 +61,45 @@ def feedback_row(item: ClassifiedFeedback, *, stored_at: datetime) -> dict[str, 
     }
 
 
-def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored_at: datetime) -> list[str]:
-    """Insert the items not stored yet, in one statement; return the ids that were new (in input order).
+# Metadata keys that name a journey event (e.g. {"event": "order_placed"}).
+EVENT_KEYS = ("event", "event_type", "journey_event")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """What moments of truth and alert rules need of a newly stored item (no ORM round trip)."""
+
+    id: str
+    stage: str
+    channel: str
+    kind: str
+    customer_id: str | None
+    severity: str
+    sentiment_label: str
+    occurred_at: datetime
+    event: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StoredItem:
+        metadata = row["data"].get("metadata") or {}
+        event = (
+            next((metadata[k] for k in EVENT_KEYS if metadata.get(k)), None) if row["kind"] == "journey_event" else None
+        )
+        return cls(
+            id=row["id"],
+            stage=row["stage"],
+            channel=row["channel"],
+            kind=row["kind"],
+            customer_id=row["customer_id"],
+            severity=row["severity"],
+            sentiment_label=row["sentiment_label"],
+            occurred_at=row["occurred_at"],
+            event=event,
+        )
+
+
+def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored_at: datetime) -> list[StoredItem]:
+    """Insert the items not stored yet, in one statement; return the new ones (in input order).
 
     `INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id` on both SQLite and PostgreSQL: a replayed
     event is skipped by the database itself, so concurrent or repeated deliveries never duplicate.
@@ -65,25 +109,12 @@ def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored
         rows.setdefault(item.id, feedback_row(item, stored_at=stored_at))
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(_TABLE).on_conflict_do_nothing(index_elements=["id"]).returning(_TABLE.c.id)
-    new = set(session.execute(stmt, list(rows.values())).scalars().all())
-    return [item_id for item_id in rows if item_id in new]
+    new = set(bulk_insert(session=session, table=_TABLE, rows=list(rows.values()), conflict=["id"], returning="id"))
+    return [StoredItem.from_row(row) for item_id, row in rows.items() if item_id in new]
 
 
 def get_feedback(*, session: Session, feedback_id: str) -> FeedbackItem | None:
     return session.get(FeedbackItem, feedback_id)
-
-
-def load_items(*, session: Session, ids: Sequence[str]) -> list[FeedbackItem]:
-    """Rows for `ids`, in the order given."""
-    if not ids:
-        return []
-    found = {
-        row.id: row for row in session.execute(select(FeedbackItem).where(columns(FeedbackItem).id.in_(ids))).scalars()
-    }
-    return [found[i] for i in ids if i in found]
 
 
 def correct_stage(*, session: Session, item: FeedbackItem, stage: str, by: str, at: datetime) -> str:
