@@ -73,8 +73,23 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return out
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+def _words(text: str) -> tuple[str, ...]:
+    """Lower-cased word tokens; cached because a batch tokenises each text several times (words, characters,
+    explanation, sentiment)."""
+    found = _TOKENS.get(text)
+    if found is None:
+        if len(_TOKENS) > 4096:
+            _TOKENS.clear()
+        found = _TOKENS[text] = tuple(_WORD.findall(text.lower()))
+    return found
+
+
+_TOKENS: dict[str, tuple[str, ...]] = {}
+
+
+def words(text: str) -> tuple[str, ...]:
+    """The tokeniser every part of the classifier shares."""
+    return _words(text)
 
 
 class TfidfBackend:
@@ -107,8 +122,19 @@ class TfidfBackend:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
-        matrix = sp.hstack([self._fast_words.transform(texts), self._fast_chars.transform(texts)], format="csr")
-        return apply_temperature(np.asarray(self._model.predict_proba(matrix)), self.temperature)
+        words_x, chars_x = self._fast_words.transform(texts), self._fast_chars.transform(texts)
+        coef = self._model.coef_
+        if coef.shape[0] < 3:  # two stages: sklearn's binary form
+            matrix = sp.hstack([words_x, chars_x], format="csr")
+            return apply_temperature(np.asarray(self._model.predict_proba(matrix)), self.temperature)
+        # Multinomial: softmax(logits / T), computed directly (same numbers as predict_proba, less overhead).
+        n_words = words_x.shape[1]
+        logits = words_x @ coef[:, :n_words].T + chars_x @ coef[:, n_words:].T + self._model.intercept_
+        logits = np.asarray(logits) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probs
 
     def explain(self, text: str, stage: str, top: int = 3) -> str:
         """The words whose weight pushed hardest towards `stage` (same ranking as tf-idf x coefficient)."""
@@ -130,7 +156,7 @@ class TfidfBackend:
 
 def _words_and_bigrams(text: str) -> list[str]:
     words = _words(text)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
 
 
 class _FastTfidf:

@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
                 channel="other",
                 occurred_at=now,
                 received_at=now,
-                text=texts[i % len(texts)],
+                text=f"{texts[i % len(texts)]} #{i}",  # unique texts: no cache sees the same item twice
             )
             for i in range(n)
         ]

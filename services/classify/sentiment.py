@@ -3,38 +3,88 @@
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from services.classify.backends import words
 from shared.models import Scores, Sentiment, SentimentLabel, Severity
 
 POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
-_TOKEN = re.compile(r"[a-z']+")
 
-_SIGNALS = {
-    "legal": (
-        r"\b(lawyers?|solicitors?|attorneys?|sue|suing|legal action|court|small claims|ombudsman|regulators?|ofcom|ofgem|"
-        r"ofwat|fca|cfpb|ftc|trading standards|watchdog|data protection|ico complaint|gdpr breach|class action)\b"
-    ),
-    "safety": (
-        r"\b(fire|on fire|caught fire|smoke|sparks?|sparking|burning smell|smell of gas|gas smell|smelt gas|"
-        r"gas leak|leaking gas|carbon monoxide|electric shock|electrocuted|injured|injury|injuries|"
-        r"unsafe|dangerous|exploded|explosion|choking|scalded)\b"
-    ),
-    "leave": (
-        r"\b(cancel(ling|ing)? (my|the|our|this|everything|it all)|(i'?ll|i will|going to) cancel|switch\w* (to|provider|supplier|bank|network)|leav(e|ing) you|i'?m leaving|i'?ll be leaving|"
-        r"clos(e|ing) (my|the) account|take my (business|money) elsewhere|taking my business elsewhere|never again|"
-        r"done with you|last straw|lost a customer|moving to (a|another) (competitor|provider|bank|network|supplier))\b"
-    ),
-    "anger": (
-        r"\b(furious|fuming|livid|outraged|outrageous|disgusted|disgusting|disgrace(ful)?|appalling|appalled|"
-        r"unacceptable|ridiculous|a joke|sick of|fed up|angry|rage|scandal(ous)?|shambles|pathetic)\b"
-    ),
+
+def _expand(*parts: str) -> list[str]:
+    """'cancel|cancelling my|the' -> every combination, one phrase each (alternatives split on '|')."""
+    phrases = [""]
+    for part in parts:
+        phrases = [f"{p} {alt}".strip() for p in phrases for alt in part.split("|")]
+    return phrases
+
+
+# Phrases (whole words, lower case) that signal severity, matched on the same tokens the classifier uses.
+SIGNALS: dict[str, list[str]] = {
+    "legal": [
+        *"lawyer lawyers solicitor solicitors attorney attorneys sue suing court ombudsman regulator regulators".split(),
+        *"ofcom ofgem ofwat fca cfpb ftc watchdog".split(),
+        "legal action",
+        "small claims",
+        "trading standards",
+        "data protection",
+        "ico complaint",
+        "gdpr breach",
+        "class action",
+    ],
+    "safety": [
+        *"fire smoke spark sparks sparking electrocuted injured injury injuries unsafe dangerous exploded".split(),
+        *"explosion choking scalded".split(),
+        "burning smell",
+        "smell of gas",
+        "gas smell",
+        "smelt gas",
+        "gas leak",
+        "leaking gas",
+        "carbon monoxide",
+        "electric shock",
+    ],
+    "leave": [
+        *_expand("cancel|cancelling|canceling", "my|the|our|this|everything|it"),
+        *_expand("i'll|ill|i|going|gonna", "cancel|be cancelling|will cancel|to cancel"),
+        *_expand("switch|switching|moving", "to|provider|supplier|bank|network|away"),
+        *_expand("i'm|im|i am|we're|we are|i'll be|we'll be", "leaving|off|switching|done"),
+        *_expand("close|closing", "my|the|our", "account"),
+        *_expand("take|taking", "my|our", "business|money|custom", "elsewhere"),
+        "leave you",
+        "leaving you",
+        "never again",
+        "done with you",
+        "last straw",
+        "lost a customer",
+        *_expand("moving to|going to", "a|another", "competitor|provider|bank|network|supplier"),
+    ],
+    "anger": [
+        *"furious fuming livid outraged outrageous disgusted disgusting disgrace disgraceful appalling".split(),
+        *"appalled unacceptable ridiculous angry rage scandal scandalous shambles pathetic".split(),
+        "a joke",
+        "sick of",
+        "fed up",
+    ],
 }
-# One scan of the lowercased text finds every signal (alternations inside named groups).
-SIGNALS = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _SIGNALS.items()))
+_BY_FIRST_WORD: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for _signal, _phrases in SIGNALS.items():
+    for _phrase in _phrases:
+        _tokens = tuple(_phrase.split())
+        _BY_FIRST_WORD.setdefault(_tokens[0], []).append((_signal, _tokens))
+
+
+def signals_in(tokens: Sequence[str]) -> dict[str, str]:
+    """Each severity signal found in the tokens, with the first phrase that showed it."""
+    found: dict[str, str] = {}
+    for i, token in enumerate(tokens):
+        for signal, phrase in _BY_FIRST_WORD.get(token, ()):
+            if signal not in found and tuple(tokens[i : i + len(phrase)]) == phrase:
+                found[signal] = " ".join(phrase)
+    return found
 
 
 @dataclass(frozen=True)
@@ -57,7 +107,7 @@ def _lexicon() -> _Lexicon:
     )
 
 
-def _compound(tokens: list[str], exclamations: int) -> tuple[float, list[tuple[str, float]]]:
+def _compound(tokens: Sequence[str], exclamations: int) -> tuple[float, list[tuple[str, float]]]:
     """VADER's rules in one pass: negation (x -0.74 within 3 words), boosters, 'but' shifts weight to what follows,
     up to 4 exclamation marks add emphasis; normalised with x / sqrt(x^2 + 15)."""
     lex = _lexicon()
@@ -115,20 +165,17 @@ def sentiment_of(text: str | None, scores: Scores | None = None) -> Sentiment:
     if not text or not text.strip():
         found = _from_scores(scores) if scores is not None else None
         return found or Sentiment(score=0.0, label=SentimentLabel.neutral, explanation="no text and no scores")
-    score, felt = _compound(_TOKEN.findall(text.lower()), text.count("!"))
+    score, felt = _compound(words(text), text.count("!"))
     felt.sort(key=lambda kv: -abs(kv[1]))
     seen: set[str] = set()
     top = [(w, v) for w, v in felt if not (w in seen or seen.add(w))][:3]  # type: ignore[func-returns-value]
     why = "words: " + ", ".join(f"'{w}' ({v:+.1f})" for w, v in top) if top else "no words with a clear feeling"
-    return Sentiment(score=round(max(-1.0, min(1.0, score)), 3), label=_label(score), explanation=why)
+    return Sentiment.model_construct(score=round(max(-1.0, min(1.0, score)), 3), label=_label(score), explanation=why)
 
 
 def severity_of(text: str | None, sentiment: Sentiment) -> tuple[Severity, str]:
     """`critical` for legal or regulator mentions, safety, or a threat to leave said in anger; then high/normal/low."""
-    found: dict[str, str] = {}
-    for match in SIGNALS.finditer((text or "").lower()):
-        if match.lastgroup is not None:
-            found.setdefault(match.lastgroup, match.group(0))
+    found = signals_in(words(text)) if text else {}
     if "legal" in found:
         return Severity.critical, f"legal or regulator mention: '{found['legal']}'"
     if "safety" in found:
