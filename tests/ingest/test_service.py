@@ -200,3 +200,12 @@ def test_ops_endpoints_and_openapi_examples(ingest: Ingest) -> None:
     body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
     assert set(EXAMPLES) <= set(body["application/json"]["examples"]) and "application/x-ndjson" in body
     assert httpx.get(ingest.url + "/docs").status_code == 200
+
+
+def test_the_adapter_can_be_chosen_per_request_by_header_or_query(ingest: Ingest) -> None:
+    review = EXAMPLES["google_play"]["value"]
+    by_header = post(ingest, review, headers={"X-Journeyline-Adapter": "review"})
+    by_query = post(ingest, review, params={"adapter": "review"})
+    assert by_header.status_code == by_query.status_code == 202
+    assert by_header.json()["id"] == by_query.json()["id"]  # same vendor id: the same event
+    assert post(ingest, review).status_code == 422  # the source's default (generic) does not know this shape
