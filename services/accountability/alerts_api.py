@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.accountability import alerts, metrics, moments
@@ -69,7 +70,13 @@ def _act(
             after={"by": by, "note": note},
             at=now,
         )
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # the same transition was recorded by a concurrent request
+        session.rollback()
+        raise Problem(
+            409, "Alert state conflict", "the alert changed at the same moment; read it again and retry"
+        ) from exc
     if transition is not None:
         metrics.ALERTS.labels(metrics.stage_label(alert.stage, runtime.journey), alert.rule_id, transition).inc()
         if transition == "acknowledged" and alert.acknowledged_at:

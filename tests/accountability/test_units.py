@@ -87,3 +87,10 @@ def test_request_shapes_are_validated() -> None:
     with pytest.raises(ValidationError, match="exactly one"):
         SilenceCreate.model_validate({"stage": "pay"})
     assert SilenceCreate.model_validate({"rule_id": "negative_share", "duration_s": 60}).duration_s == 60
+
+
+def test_bench_prints_its_figures_line() -> None:
+    from services.accountability.bench import run_bench
+
+    line = run_bench(items=200, batch=100, database_url=None)
+    assert line.startswith("database=sqlite items=200 batch=100 new_items_per_s=") and "replayed_items_per_s=" in line
