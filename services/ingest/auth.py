@@ -36,6 +36,7 @@ class SourceCache:
         self.engine, self.refresh_seconds = engine, refresh_seconds
         self._by_hash: dict[str, SourceInfo] = {}
         self.loaded = False
+        self._series: set[tuple[str, Channel]] = set()
         self._task: asyncio.Task[None] | None = None
 
     def lookup(self, key: str | None) -> SourceInfo | None:
@@ -53,15 +54,20 @@ class SourceCache:
     async def refresh(self) -> None:
         table = await asyncio.to_thread(self._load)
         for info in table.values():
-            metrics.init_source_series(info.name, info.channel.value)
+            self._init_series(info)
         self._by_hash, self.loaded = table, True
+
+    def _init_series(self, info: SourceInfo) -> None:
+        if (info.name, info.channel) not in self._series:
+            metrics.init_source_series(info.name, info.channel.value)
+            self._series.add((info.name, info.channel))
 
     def put(self, row: Source) -> None:
         """Apply a change made through this process's admin API at once."""
         table = {h: s for h, s in self._by_hash.items() if s.name != row.name}
         if row.revoked_at is None:
-            table[row.key_hash] = _info(row)
-            metrics.init_source_series(row.name, row.channel.value)
+            table[row.key_hash] = info = _info(row)
+            self._init_series(info)
         self._by_hash = table
 
     def start(self) -> None:
