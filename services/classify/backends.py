@@ -121,12 +121,15 @@ class TfidfBackend:
         self._word_names = [str(n) for n in self._words.get_feature_names_out()]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self._predict(texts)[0]
+
+    def _predict(self, texts: Sequence[str]) -> tuple[np.ndarray, sp.csr_matrix]:
         texts = list(texts)
         words_x, chars_x = self._fast_words.transform(texts), self._fast_chars.transform(texts)
         coef = self._model.coef_
         if coef.shape[0] < 3:  # two stages: sklearn's binary form
             matrix = sp.hstack([words_x, chars_x], format="csr")
-            return apply_temperature(np.asarray(self._model.predict_proba(matrix)), self.temperature)
+            return apply_temperature(np.asarray(self._model.predict_proba(matrix)), self.temperature), words_x
         # Multinomial: softmax(logits / T), computed directly (same numbers as predict_proba, less overhead).
         n_words = words_x.shape[1]
         logits = words_x @ coef[:, :n_words].T + chars_x @ coef[:, n_words:].T + self._model.intercept_
@@ -134,7 +137,33 @@ class TfidfBackend:
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
-        return probs
+        return probs, words_x
+
+    def predict_explained(self, texts: Sequence[str], top: int = 3) -> tuple[np.ndarray, list[str]]:
+        """Probabilities and, per text, the explanation of its most likely stage, from one vectorisation."""
+        probs, words_x = self._predict(texts)
+        if len(self.classes) < 3:
+            return probs, [
+                self.explain(t, self.classes[int(i)]) for t, i in zip(texts, probs.argmax(axis=1), strict=True)
+            ]
+        best = probs.argmax(axis=1)
+        per_entry = np.repeat(best, np.diff(words_x.indptr))
+        contributions = words_x.data * self._model.coef_[per_entry, words_x.indices]
+        out = []
+        for row in range(words_x.shape[0]):
+            lo, hi = words_x.indptr[row], words_x.indptr[row + 1]
+            if lo == hi:
+                out.append("no known words; decided on character patterns")
+                continue
+            chunk = contributions[lo:hi]
+            order = np.argsort(-chunk)[:top]
+            terms = [self._word_names[words_x.indices[lo + k]] for k in order if chunk[k] > 0]
+            out.append(
+                "words that weighed most: " + ", ".join(f"'{t}'" for t in terms)
+                if terms
+                else "no single word stood out; decided on character patterns"
+            )
+        return probs, out
 
     def explain(self, text: str, stage: str, top: int = 3) -> str:
         """The words whose weight pushed hardest towards `stage` (same ranking as tf-idf x coefficient)."""

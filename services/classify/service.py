@@ -53,9 +53,15 @@ class Classifier:
         decisions: list[StageDecision | None] = [self._decide_without_text_model(f) for f in items]
         pending = [i for i, d in enumerate(decisions) if d is None and (items[i].text or "").strip()]
         if pending:
-            probs = self.model.backend.predict_proba([items[i].text or "" for i in pending])
-            for i, row in zip(pending, probs, strict=True):
-                decisions[i] = self._model_decision(items[i].text or "", row)
+            texts = [items[i].text or "" for i in pending]
+            backend = self.model.backend
+            explained = getattr(backend, "predict_explained", None)
+            if explained is not None:  # one vectorisation gives probabilities and explanations
+                probs, reasons = explained(texts)
+            else:
+                probs, reasons = backend.predict_proba(texts), [None] * len(texts)
+            for i, row, reason in zip(pending, probs, reasons, strict=True):
+                decisions[i] = self._model_decision(items[i].text or "", row, reason)
         out = []
         for item, decision in zip(items, decisions, strict=True):
             if decision is None:
@@ -91,7 +97,7 @@ class Classifier:
                 )
         return None
 
-    def _model_decision(self, text: str, row: np.ndarray) -> StageDecision:
+    def _model_decision(self, text: str, row: np.ndarray, reason: str | None) -> StageDecision:
         classes = self.model.backend.classes
         order = np.argsort(-row)
         best, best_p = classes[order[0]], float(row[order[0]])
@@ -102,6 +108,6 @@ class Classifier:
                 f"(next: {runner_up}); left for triage"
             )
             return StageDecision(UNASSIGNED, best_p, Method.model, why)
-        words = self.model.backend.explain(text, best)
+        words = reason if reason is not None else self.model.backend.explain(text, best)
         why = f"{self.backend_name} model: '{best}' at {best_p:.2f} (next: {runner_up})"
         return StageDecision(best, best_p, Method.model, f"{why}; {words}" if words else why)
