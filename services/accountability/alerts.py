@@ -28,6 +28,7 @@ class AlertStateError(ValueError):
 class Transition:
     alert: Alert
     name: str  # opened | updated | acknowledged | escalated | resolved
+    publish: bool = True  # `updated` is published only when the count doubles, not on every repeat
 
 
 def open_key(stage: str, rule_id: str) -> str:
@@ -74,13 +75,14 @@ def raise_alert(
             existing = session.execute(select(Alert).where(columns(Alert).open_key == key)).scalars().one()
         else:
             return Transition(alert, "opened")
+    before = existing.count
     existing.count += count
     existing.last_seen_at = existing.last_active_at = now
     existing.title = title
     existing.details = {**existing.details, **details}
     existing.version += 1
     session.add(existing)
-    return Transition(existing, "updated")
+    return Transition(existing, "updated", publish=existing.count.bit_length() > before.bit_length())
 
 
 def _rules_for(journey: JourneyMap, stage: str, kind: str) -> list[AlertRule]:

@@ -52,9 +52,10 @@ def _announce(
 ) -> None:
     session.flush()
     for change in changes:
-        outcome.outbox_rows += enqueue_transition(
-            session=session, transition=change, alerts_topic=alerts_topic, now=now
-        )
+        if change.publish:
+            outcome.outbox_rows += enqueue_transition(
+                session=session, transition=change, alerts_topic=alerts_topic, now=now
+            )
         outcome.transitions.append((change.alert.stage, change.alert.rule_id, change.name))
 
 
