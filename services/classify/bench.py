@@ -7,7 +7,8 @@ import os
 import time
 from typing import Any
 
-from services.classify.backends import BACKENDS, semantic_available
+from services.classify.backends import BACKENDS
+from services.classify.semantic import semantic_available
 
 
 def register_bench(sub: Any) -> None:

@@ -1,0 +1,31 @@
+"""The semantic back-end (optional extra): skipped when sentence-transformers or the packaged model is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.classify.semantic import semantic_available
+from services.classify.service import Classifier
+from services.classify.training import fit, journey_rows, load, save
+from shared.models import Method
+from tests.classify.factories import feedback, journey
+
+pytestmark = pytest.mark.skipif(not semantic_available(), reason="the [semantic] extra is not installed")
+
+
+def test_semantic_backend_classifies_offline_explains_and_round_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = fit("semantic", journey_rows(journey()), source="artifact", version="20260101T000000-semantic")
+    classifier = Classifier(journey(), model, 0.45)
+    texts = ["my money never came back after I sent the jumper back", "the man on the phone was so rude to me"]
+    results = classifier.classify_many([feedback(t) for t in texts])
+    assert [r.stage for r in results] == ["pay", "get_help"]
+    assert all(r.method is Method.model and "closest example" in r.explanation for r in results)
+    save(model, tmp_path)
+    again = load(tmp_path, model.version)
+    assert again.backend.classes == model.backend.classes
+    assert Classifier(journey(), again, 0.45).classify(feedback(texts[0])).stage == "pay"
