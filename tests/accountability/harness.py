@@ -62,9 +62,11 @@ async def produce(
     producer = make_producer(kafka, client_id="test-classify")
     await producer.start()
     try:
+        sent = []
         for item in items:
             headers, value, key = record_parts(item)
-            await producer.send_and_wait(kafka.topics.classified, value=value, key=key, headers=headers)
+            sent.append(await producer.send(kafka.topics.classified, value=value, key=key, headers=headers))
+        await asyncio.gather(*sent)  # every record acknowledged
         for headers, value in raw:
             await producer.send_and_wait(kafka.topics.classified, value=value, key=b"poison", headers=headers)
     finally:

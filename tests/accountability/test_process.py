@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -57,3 +58,53 @@ def test_production_refuses_placeholder_tokens(
     with pytest.raises(RuntimeError, match="ACCOUNTABILITY_READ_TOKEN"):
         service.start(timeout=20)
     service.stop()
+
+
+def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
+    broker: EmbeddedBroker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Every customer contacts three times: after a SIGKILL and restart, each has exactly one moment of truth."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+    from tests.accountability.factories import classified
+    from tests.accountability.harness import produce
+
+    customers = 600
+    items = [classified(label="neutral", customer=f"k{c}", kind="contact") for _ in range(3) for c in range(customers)]
+    env = _env(broker, kafka, sqlite_url, ACCOUNTABILITY_MAX_BATCH="50")
+    engine = make_engine(sqlite_url)
+
+    def counts() -> tuple[int, int]:
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(text("SELECT count(*) FROM acct_feedback")).scalar_one()
+                moments = conn.execute(text("SELECT count(*) FROM acct_moments")).scalar_one()
+                return int(stored), int(moments)
+        except Exception:  # tables not created yet
+            return 0, 0
+
+    service = ServiceProcess("accountability", env, tmp_path).start()
+    try:
+        asyncio.run(produce(kafka, items))
+        deadline = time.monotonic() + 60
+        while counts()[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        service.kill()  # mid-stream, no chance to finish or commit
+        killed_at = counts()[0]
+        service = ServiceProcess("accountability", env, tmp_path).start()
+        deadline = time.monotonic() + 90
+        while counts() != (len(items), customers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert counts() == (len(items), customers), f"killed after {killed_at} stored"
+        print(f"killed after {killed_at} of {len(items)} stored")
+        with engine.connect() as conn:
+            per_customer = conn.execute(
+                text("SELECT max(n) FROM (SELECT count(*) AS n FROM acct_moments GROUP BY customer_id) AS m")
+            )
+            assert per_customer.scalar_one() == 1
+    finally:
+        service.stop()
+        engine.dispose()
