@@ -24,7 +24,7 @@ from services.accountability.schemas import (
 )
 from services.accountability.service import relabel
 from shared.http import Problem
-from shared.journey import UNASSIGNED, HealthThresholds
+from shared.journey import HealthThresholds
 
 router = APIRouter(prefix="/v1")
 
@@ -211,6 +211,3 @@ def get_audit(
         AuditPublic.model_validate(e, from_attributes=True)
         for e in ownership.audit_log(session=session, subject=subject, limit=limit)
     ]
-
-
-__all__ = ["UNASSIGNED", "router"]

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from services.accountability.models import Alert, FeedbackItem, columns
 from services.accountability.ownership import all_owners
 from services.accountability.schemas import Health, JourneyView, Scorecard, Trend
-from shared.journey import UNASSIGNED, HealthThresholds, JourneyMap
+from shared.journey import HealthThresholds, JourneyMap
 from shared.models import Kind
 
 WINDOWS: dict[str, timedelta] = {
@@ -208,6 +208,3 @@ def scorecard(*, session: Session, journey: JourneyMap, stage: str, window: str,
         return None
     view = journey_view(session=session, journey=journey, window=window, now=now)
     return next(card for card in view.stages if card.stage == stage)
-
-
-__all__ = ["OPEN_STATUSES", "UNASSIGNED", "WINDOWS", "journey_view", "parse_duration", "scorecard", "stage_numbers"]
