@@ -7,16 +7,17 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from services.ingest import metrics
 from services.ingest.adapters.generic import GenericEvent
-from services.ingest.deps import AdminDep, ApiKeyDep, RuntimeDep, SessionDep
+from services.ingest.deps import AdminDep, Runtime, RuntimeDep, SessionDep
 from services.ingest.examples import EXAMPLES, NDJSON_EXAMPLE
 from services.ingest.intake import Record, Rejection, adapter_for, count_by, media_type, parse_body, prepare
 from services.ingest.models import (
     Accepted,
+    Adapter,
     BatchResult,
     SourceCreate,
     SourcePublic,
@@ -52,6 +53,23 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
 _EVENTS_OPENAPI: dict[str, Any] = {
+    "security": [{"APIKeyHeader": []}],
+    "parameters": [
+        {
+            "name": "adapter",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": [a.value for a in Adapter]},
+            "description": "Payload shape; defaults to the source's adapter",
+        },
+        {
+            "name": "X-Journeyline-Adapter",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": [a.value for a in Adapter]},
+            "description": "The same as ?adapter=",
+        },
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -67,7 +85,7 @@ _EVENTS_OPENAPI: dict[str, Any] = {
             },
             "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
         },
-    }
+    },
 }
 _EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "Every event is on the broker (acks=all). One event: `Accepted`; a batch: `BatchResult`."},
@@ -107,27 +125,26 @@ async def _read_body(request: Request, limit: int) -> bytes:
     openapi_extra=_EVENTS_OPENAPI,
     summary="Send one event, a JSON array of events, or NDJSON",
 )
-async def post_events(
-    request: Request,
-    runtime: RuntimeDep,
-    api_key: ApiKeyDep,
-    adapter: str | None = Query(default=None, description="Payload shape; defaults to the source's adapter"),
-) -> Response:
+async def post_events(request: Request) -> Response:
+    # The hot path reads the key, the adapter and the runtime straight from the request: FastAPI's dependency
+    # resolution cost ~20% of a single event's CPU. They are documented in the OpenAPI operation instead.
     started = time.perf_counter()
     try:
-        return await _ingest(request, runtime, api_key, adapter)
+        runtime: Runtime = request.app.state.runtime
+        requested = request.query_params.get("adapter") or request.headers.get("x-journeyline-adapter")
+        return await _ingest(request, runtime, request.headers.get("x-api-key"), requested)
     finally:
         metrics.REQUEST_DURATION.labels("/v1/events").observe(time.perf_counter() - started)
 
 
-async def _ingest(request: Request, runtime: RuntimeDep, api_key: str | None, requested: str | None) -> Response:
+async def _ingest(request: Request, runtime: Runtime, api_key: str | None, requested: str | None) -> Response:
     settings = runtime.settings
     source = runtime.sources.lookup(api_key)
     if source is None:
         detail = "send the source's key in X-API-Key" if not api_key else "the API key is unknown or revoked"
         raise Problem(401, "Unauthorized", detail)
     fmt = media_type(request.headers.get("content-type"))
-    chosen = adapter_for(source, requested or request.headers.get("x-journeyline-adapter"))
+    chosen = adapter_for(source, requested)
     raw = await _read_body(request, settings.max_body_bytes)
     channel = source.channel.value
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -29,7 +29,7 @@ class Runtime:
     publisher: Publisher
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -39,7 +39,6 @@ def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
         yield session
 
 
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The source's API key")
 admin_bearer = HTTPBearer(auto_error=False, description="INGEST_ADMIN_TOKEN")
 
 
@@ -62,5 +61,4 @@ def require_admin(
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
-ApiKeyDep = Annotated[str | None, Security(api_key_header)]
 AdminDep = Annotated[None, Depends(require_admin)]

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -82,11 +83,27 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    _document_api_key(app)
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(admin)
     app.include_router(ops_router({"broker": broker_ok, "database": database_ok}))
     return app
+
+
+def _document_api_key(app: FastAPI) -> None:
+    """POST /v1/events reads X-API-Key itself (no dependency on the hot path): declare the scheme for /docs."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["APIKeyHeader"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _build() -> FastAPI:
