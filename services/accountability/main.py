@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.accountability import alerts_api, api
@@ -17,7 +18,9 @@ from shared.http import install_problem_handlers, ops_router, problem_response
 from shared.logging import configure_logging
 
 
-def create_app(settings: AccountabilitySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: AccountabilitySettings | None = None, *, clock: Clock | None = None, engine: Engine | None = None
+) -> FastAPI:
     """The accountability service; settings come from the environment unless given (tests pass their own)."""
     holder: dict[str, Runtime] = {}
 
@@ -25,7 +28,7 @@ def create_app(settings: AccountabilitySettings | None = None, *, clock: Clock |
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         conf = settings or AccountabilitySettings()
         configure_logging("accountability", conf.log_level)
-        runtime = Runtime(conf, clock=clock)
+        runtime = Runtime(conf, clock=clock, engine=engine)
         holder["runtime"] = runtime
         app.state.runtime = runtime
         await runtime.start()

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy.engine import Engine
 
 from services.accountability.main import create_app
 from services.accountability.runtime import Runtime
@@ -47,9 +48,9 @@ def settings_for(kafka: KafkaSettings, database_url: str, **overrides: Any) -> A
 
 @asynccontextmanager
 async def running(
-    settings: AccountabilitySettings, clock: MovableClock
+    settings: AccountabilitySettings, clock: MovableClock, engine: Engine | None = None
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, engine=engine)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://accountability") as client:

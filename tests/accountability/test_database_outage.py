@@ -15,7 +15,7 @@ from tests.accountability.factories import MovableClock, classified
 from tests.accountability.harness import READ, eventually, produce, running, settings_for
 from tests.accountability.tcp_proxy import TcpProxy
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = pytest.mark.integration
 
 
 async def _committed(kafka: KafkaSettings, group: str) -> int:
@@ -35,6 +35,7 @@ def _stored(url: str) -> int:
         return int(row[0]) if row else 0
 
 
+@pytest.mark.postgres
 async def test_consumer_pauses_while_the_database_is_down_and_catches_up(
     kafka: KafkaSettings, postgres_url: str
 ) -> None:
@@ -81,3 +82,48 @@ async def _async(value: bool) -> bool:
 
 async def _committed_is(kafka: KafkaSettings, group: str, want: int) -> bool:
     return await _committed(kafka, group) == want
+
+
+async def test_consumer_pauses_while_sqlite_is_locked_and_catches_up(kafka: KafkaSettings, sqlite_url: str) -> None:
+    """SQLite's outage is another writer holding the lock: the busy timeout expires, the loop backs off."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlmodel import create_engine
+
+    path = sqlite_url.split("///", 1)[1]
+    engine = create_engine(sqlite_url, connect_args={"check_same_thread": False, "timeout": 0.3})
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_conn, _):  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+    clock = MovableClock()
+    group = kafka.topics.group("accountability")
+    first = [classified(label="positive", at=clock()) for _ in range(20)]
+    second = [classified(label="positive", at=clock()) for _ in range(30)]
+
+    def stored() -> int:
+        with sqlite3.connect(path, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM acct_feedback").fetchone()[0])
+
+    async with running(settings_for(kafka, sqlite_url), clock, engine=engine) as (runtime, _):
+        await produce(kafka, first)
+        await eventually(lambda: _async(stored() == 20), what="first 20 stored")
+        await eventually(lambda: _committed_is(kafka, group, 20), what="offsets committed for the first 20")
+
+        locker = sqlite3.connect(path, timeout=5, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        try:
+            await produce(kafka, second)
+            await eventually(
+                lambda: _async(not runtime.loop.healthy and "database" in (runtime.loop.last_error or "")),
+                what="consumer backing off",
+            )
+            assert await _committed(kafka, group) == 20
+            assert stored() == 20
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        await eventually(lambda: _async(stored() == 50), timeout=60, what="all 50 stored after the lock is released")
+        await eventually(lambda: _committed_is(kafka, group, 50), what="offsets caught up")
