@@ -160,7 +160,7 @@ class Dispatcher:
                 .all()
             )
             claimed = []
-            for row_id in due:
+            for row_id in self._first_in_line(session, list(due)):
                 won = session.execute(update(OutboxEntry).where(o.id == row_id, free).values(lease_until=lease))
                 if getattr(won, "rowcount", 0) == 1:
                     claimed.append(row_id)
@@ -181,6 +181,24 @@ class Dispatcher:
                 )
                 for r in rows
             ]
+
+    @staticmethod
+    def _first_in_line(session: Session, due: list[int]) -> list[int]:
+        """Of the due rows, those with no earlier pending row for the same alert and receiver (keeps order)."""
+        if not due:
+            return []
+        o = columns(OutboxEntry)
+        rows = session.execute(
+            select(o.id, o.alert_id, o.target).where(
+                o.status == "pending",
+                o.alert_id.in_(select(o.alert_id).where(o.id.in_(due), o.alert_id.is_not(None))),
+            )
+        ).all()
+        first: dict[tuple[str, str], int] = {}
+        for row_id, alert_id, target in sorted(rows):
+            first.setdefault((alert_id, target), row_id)
+        blocked = {row_id for row_id, alert_id, target in rows if first[(alert_id, target)] != row_id}
+        return [row_id for row_id in due if row_id not in blocked]
 
     async def _deliver(self, row: Claimed) -> str | None:
         """Send one row; None on success, else why it failed."""

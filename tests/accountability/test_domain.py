@@ -289,3 +289,28 @@ def test_escalation_reaches_the_escalation_team(engine: Engine, journey: Journey
             if o.transition == "escalated" and o.receiver == "webhook"
         ]
     assert rows == [("cto-office", "escalation")]
+
+
+def test_a_receiver_gets_an_alerts_transitions_in_order(engine: Engine, journey: JourneyMap) -> None:
+    from services.accountability.delivery import Dispatcher
+
+    with Session(engine) as session:
+        upsert_team(
+            session=session,
+            team_id="billing",
+            name=None,
+            escalation=None,
+            receivers=[{"type": "webhook", "url": "http://x/b"}],
+            by="t",
+            at=T0,
+        )
+        session.commit()
+    _process(engine, journey, [classified(stage="pay", severity="critical")])
+    with Session(engine, expire_on_commit=False) as session:
+        alert = session.execute(select(Alert)).scalars().one()
+        change_alert(session=session, alert_id=alert.id, action="ack", by="ann", now=T0, alerts_topic=TOPIC)
+        session.commit()
+        pending = [o.id for o in session.execute(select(OutboxEntry).order_by(OutboxEntry.id)).scalars()]  # type: ignore[arg-type]
+        ready = Dispatcher._first_in_line(session, [i for i in pending if i is not None])
+        transitions = {o.id: o.transition for o in session.execute(select(OutboxEntry)).scalars()}
+    assert len(pending) == 4 and {transitions[i] for i in ready} == {"opened"}  # acknowledged waits for opened
