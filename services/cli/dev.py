@@ -78,7 +78,8 @@ class DevStack:
             self.children.append(Child(name, port, proc))
         for child in self.children:
             _wait_ready(child, self.var_dir)
-            _say(f"{child.name:<12} http://{self.host}:{child.port}  (docs: /docs, logs: var/{child.name}.log)")
+            log_path = self.var_dir / f"{child.name}.log"
+            _say(f"{child.name:<14} http://{self.host}:{child.port}  (docs: /docs, log: {log_path})")
 
     def make_demo_key(self) -> str:
         """Create (or rotate) the `demo` source before ingest starts, so ingest knows the key from its first request."""
