@@ -1,0 +1,303 @@
+"""`journeyline bench e2e`: end-to-end latency from the ingest request to the row committed in accountability's
+store, at a fixed event rate, with the memory (VmRSS) of every process at the start and the end of the run.
+
+The whole stack runs as real processes: an embedded broker of its own, a fresh SQLite file, the three services.
+Events are posted in small batches on a fixed schedule; each accepted id keeps the time its request was sent.
+A reader polls the SQLite file every few milliseconds for new rows (by rowid), so "stored" means committed
+and visible to another connection, not just handed to the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.cli.embedded import EmbeddedBroker, free_port
+from shared.kafka import ensure_topics
+from shared.settings import KafkaSettings, Topics
+
+SERVICES = ("ingest", "classify", "accountability")
+TEXTS = (
+    "I was charged twice for my March invoice and the refund still has not arrived after ten days.",
+    "The technician never showed up for the installation appointment and nobody called to explain.",
+    "App keeps logging me out every hour since the last update, very frustrating on the train.",
+    "Waited forty minutes on hold before the call dropped, then had to explain everything again.",
+    "I want to cancel my contract, your competitor is offering the same for half the price.",
+    "Checkout failed three times with a payment error, so I could not place my order.",
+    "Great onboarding call, the agent walked me through the router set-up step by step. Thanks!",
+)
+
+
+def register_bench(sub: Any) -> None:
+    parser = sub.add_parser("e2e", help="ingest -> stored latency (p50/p99) at a fixed rate; memory of each service")
+    parser.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    parser.add_argument("--batch", type=int, default=10, help="events per request (default 10; 1 = single events)")
+    parser.add_argument("--drain", type=float, default=60.0, help="longest wait for the last events to be stored")
+    parser.add_argument("--rss-bound-mb", type=float, default=100.0, help="allowed VmRSS growth per service (MiB)")
+    parser.add_argument("--keep", action="store_true", help="keep the run directory (database, logs)")
+    parser.set_defaults(func=_run)
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Results:
+    sent_at: dict[str, float] = field(default_factory=dict)  # event id -> wall time its request left
+    seen_at: dict[str, float] = field(default_factory=dict)  # event id -> wall time its row was first visible
+    stored_at: dict[str, float] = field(default_factory=dict)  # event id -> the row's own stored_at
+    post_seconds: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+
+
+def rss_mib(pid: int) -> float:
+    """VmRSS of a process, in MiB (from /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def _start(name: str, env: dict[str, str], run_dir: Path) -> Service:
+    port = free_port()
+    log = open(run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+    cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    cmd.append("--no-access-log")
+    return Service(name, port, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+
+
+def _wait_ready(service: Service, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with {service.process.returncode}; see its log")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(service.url + "/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{service.name} was not ready within {timeout:.0f}s")
+
+
+def _add_source(env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "sources", "add", "bench-e2e", "--channel", "chat",
+         "--rate-limit", "0"],
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _stamp(value: Any) -> float:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class StoreWatcher(threading.Thread):
+    """Polls the SQLite file for rows it has not seen (by rowid) and notes when each first became visible."""
+
+    def __init__(self, path: Path, results: Results, every: float = 0.005) -> None:
+        super().__init__(daemon=True, name="store-watcher")
+        self.path, self.results, self.every = path, results, every
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        last = 0
+        conn: sqlite3.Connection | None = None
+        while not self.halt.is_set():
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)
+                rows = conn.execute(
+                    "SELECT rowid, id, stored_at FROM acct_feedback WHERE rowid > ? ORDER BY rowid", (last,)
+                ).fetchall()
+            except sqlite3.Error:  # the table may not exist yet, or a checkpoint is running
+                rows = []
+            now = time.time()
+            for rowid, event_id, stored_at in rows:
+                self.results.seen_at.setdefault(event_id, now)
+                self.results.stored_at.setdefault(event_id, _stamp(stored_at))
+                last = max(last, rowid)
+            self.halt.wait(self.every)
+        if conn is not None:
+            conn.close()
+
+
+async def _load(url: str, key: str, results: Results, *, rate: float, duration: float, batch: int) -> float:
+    """Post `batch`-sized requests on a fixed schedule for `duration` seconds; returns the achieved event rate."""
+    run = uuid.uuid4().hex[:8]
+    interval = batch / rate
+    pending: set[asyncio.Task[None]] = set()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(headers={"X-API-Key": key}, timeout=30, limits=limits) as client:
+
+        async def post(first: int) -> None:
+            events = [
+                {"external_id": f"{run}-{n}", "customer_id": f"CUS-{n % 5000:04d}", "text": TEXTS[n % len(TEXTS)]}
+                for n in range(first, first + batch)
+            ]
+            sent = time.time()
+            started = time.perf_counter()
+            try:
+                reply = await client.post(url + "/v1/events", json=events[0] if batch == 1 else events)
+            except httpx.HTTPError as exc:
+                results.statuses[type(exc).__name__] = results.statuses.get(type(exc).__name__, 0) + 1
+                return
+            results.post_seconds.append(time.perf_counter() - started)
+            results.statuses[str(reply.status_code)] = results.statuses.get(str(reply.status_code), 0) + 1
+            if reply.status_code == 202:
+                body = reply.json()
+                for item in body["results"] if batch > 1 else [body]:
+                    results.sent_at[item["id"]] = sent
+
+        started = time.monotonic()
+        tick = 0
+        while (elapsed := time.monotonic() - started) < duration:
+            due = tick * interval
+            if due > elapsed:
+                await asyncio.sleep(due - elapsed)
+            task = asyncio.create_task(post(results.sent))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            results.sent += batch
+            tick += 1
+        took = time.monotonic() - started
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=60)
+            if late:
+                results.statuses["unanswered"] = len(late)
+                for task in late:
+                    task.cancel()
+    return results.sent / took
+
+
+def _machine() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min) {five:.1f} (5 min)"
+
+
+def _ms(values: list[float]) -> str:
+    return " ".join(f"{name}={percentile(values, q) * 1000:.0f}ms" for name, q in (("p50", 50), ("p90", 90),
+                    ("p99", 99), ("max", 100)))  # fmt: skip
+
+
+def _run(args: argparse.Namespace) -> int:
+    run_dir = Path(tempfile.mkdtemp(prefix="journeyline-e2e-"))
+    broker = EmbeddedBroker(port=free_port(), log_path=run_dir / "broker.log")
+    services: list[Service] = []
+    try:
+        broker.start()
+        prefix = f"e2e{uuid.uuid4().hex[:6]}."
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=prefix))
+        asyncio.run(ensure_topics(kafka))
+        db = run_dir / "journeyline.db"
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "JOURNEYLINE_TOPIC_PREFIX": prefix,
+            "DATABASE_URL": f"sqlite:///{db}",
+            "JOURNEYLINE_ENV": "development",
+            "JOURNEYLINE_LOG_LEVEL": os.environ.get("JOURNEYLINE_LOG_LEVEL", "WARNING"),
+        }
+        key = _add_source(env)
+        services = [_start(name, env, run_dir) for name in SERVICES]
+        for service in services:
+            _wait_ready(service)
+        assert broker.process is not None
+        pids = {"broker": broker.process.pid, **{s.name: s.process.pid for s in services}}
+        rss_start = {name: rss_mib(pid) for name, pid in pids.items()}
+        print(f"e2e: {args.rate:.0f} events/s for {args.duration:.0f}s in batches of {args.batch}; {_machine()}")
+        results = Results()
+        watcher = StoreWatcher(db, results)
+        watcher.start()
+        achieved = asyncio.run(
+            _load(services[0].url, key, results, rate=args.rate, duration=args.duration, batch=args.batch)
+        )
+        deadline = time.monotonic() + args.drain
+        while time.monotonic() < deadline and not set(results.sent_at) <= set(results.seen_at):
+            time.sleep(0.2)
+        watcher.halt.set()
+        watcher.join(5)
+        rss_end = {name: rss_mib(pid) for name, pid in pids.items()}
+        print(f"e2e: after the run {_machine()}")
+        return _report(args, results, achieved, rss_start, rss_end)
+    finally:
+        for service in reversed(services):
+            if service.process.poll() is None:
+                service.process.send_signal(signal.SIGTERM)
+        for service in services:
+            try:
+                service.process.wait(20)
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+        broker.stop()
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _report(
+    args: argparse.Namespace, results: Results, achieved: float, start: dict[str, float], end: dict[str, float]
+) -> int:
+    accepted = results.sent_at
+    stored = [i for i in accepted if i in results.seen_at]
+    visible = [results.seen_at[i] - accepted[i] for i in stored]
+    own = [results.stored_at[i] - accepted[i] for i in stored]
+    missing = len(accepted) - len(stored)
+    print(f"e2e requests by answer: {results.statuses} (statuses count requests; sent/accepted/stored count events)")
+    print(f"e2e sent={results.sent} accepted={len(accepted)} stored={len(stored)} missing={missing} "
+          f"achieved={achieved:.0f} events/s")  # fmt: skip
+    print(f"e2e ingest->stored (row visible to a reader): {_ms(visible)}")
+    print(f"e2e ingest->stored (the row's stored_at, before commit): {_ms(own)}")
+    print(f"e2e POST /v1/events ({args.batch} events per request): {_ms(results.post_seconds)}")
+    p99 = percentile(visible, 99)
+    verdict = "met" if p99 < 1.0 and not missing else "NOT met"
+    print(f"e2e target p99 < 1000ms (DESIGN §9, at 1000 events/s): {verdict} at {achieved:.0f} events/s")
+    over = []
+    for name in start:
+        growth = end[name] - start[name]
+        bounded = name == "broker" or growth <= args.rss_bound_mb
+        if not bounded:
+            over.append(name)
+        note = " (memory-only broker: grows with retained records, not bounded)" if name == "broker" else ""
+        print(f"e2e rss {name}: start={start[name]:.0f}MiB end={end[name]:.0f}MiB growth={growth:+.0f}MiB{note}")
+    print(
+        f"e2e rss growth bound {args.rss_bound_mb:.0f}MiB per service: {'met' if not over else 'NOT met: ' + ', '.join(over)}"
+    )
+    return 1 if missing or over else 0
