@@ -186,7 +186,11 @@ def _record(
         raise AdapterError(*_explain(exc)) from None
     _check_limits(feedback, now, max_future)
     customer_id = feedback.customer.id
-    data = feedback.model_dump(mode="json")
+    try:
+        # Pydantic writes the JSON itself (in Rust); orjson embeds those bytes as they are.
+        data = orjson.Fragment(feedback.model_dump_json())
+    except ValueError:  # pydantic refuses an unpaired surrogate when encoding
+        raise AdapterError("invalid_utf8", "a string holds an unpaired surrogate (\\ud800-\\udfff escape)") from None
     event = CloudEvent(
         id=feedback.id,
         source=f"/sources/{source.name}",
