@@ -179,7 +179,8 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
         await runtime.publisher.publish(records)
     except BrokerUnavailable as exc:
         metrics.EVENTS.labels(source.name, channel, "rejected", "broker_unavailable").inc(len(records) - len(exc.acked))
-        _count(source.name, [r for r in records if r.id in set(exc.acked)])
+        acked = set(exc.acked)
+        _count(source.name, [r for r in records if r.id in acked])
         retry = str(settings.retry_after_seconds)
         raise Problem(
             503, "Broker unavailable", "the events were not acknowledged by the broker; send the same request again",
