@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 from sqlalchemy import text
 
 from shared.db import make_engine
+from shared.settings import KafkaSettings, Topics
 from tests.support import ROOT, ServiceProcess
 
 READ_TOKEN = os.environ.get("ACCOUNTABILITY_READ_TOKEN", "change-me-read")
@@ -74,10 +76,20 @@ class Stack:
         log_dir: Path,
         names: tuple[str, ...] = SERVICES,
         overrides: dict[str, dict[str, str]] | None = None,
+        kafka: KafkaSettings | None = None,
     ) -> None:
         self.env, self.log_dir, self.overrides = env, log_dir, overrides or {}
+        self.kafka = kafka or KafkaSettings(
+            bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], topics=Topics(prefix=env["JOURNEYLINE_TOPIC_PREFIX"])
+        )
         self.services = {name: self.process(name) for name in names}
         self.key = ""
+        self.expected: set[str] = set()  # every id a test of this stack expects in the store
+
+    @property
+    def database_url(self) -> str:
+        """Accountability's database (the one whose rows are checked)."""
+        return {**self.env, **self.overrides.get("accountability", {})}["DATABASE_URL"]
 
     def process(self, name: str) -> ServiceProcess:
         """A (not yet started) process of service `name` with this stack's environment."""
@@ -100,6 +112,15 @@ class Stack:
         for service in self.services.values():
             service.stop()
 
+    def ensure_ready(self, timeout: float = 60.0) -> None:
+        """Restart whatever a previous test left dead, then wait until every service is ready."""
+        for service in self.services.values():
+            if service.process is None or service.process.poll() is not None:
+                service.process = None
+                service.start(timeout=120)
+        for service in self.services.values():
+            service.wait("/readyz", timeout)
+
 
 @contextlib.contextmanager
 def running(stack: Stack) -> Iterator[Stack]:
@@ -112,7 +133,8 @@ def running(stack: Stack) -> Iterator[Stack]:
 class Load(threading.Thread):
     """Posts small batches at a steady rate; remembers every id answered 202 and every other status seen."""
 
-    def __init__(self, ingest_url: str, key: str, *, rate: float = 40.0, batch: int = 4, tag: str = "load") -> None:
+    def __init__(self, ingest_url: str, key: str, *, rate: float = 40.0, batch: int = 4, tag: str = "") -> None:
+        tag = tag or uuid.uuid4().hex[:8]  # external ids unique per load, so tests sharing a source never collide
         super().__init__(daemon=True, name=f"load-{tag}")
         self.url, self.key, self.rate, self.batch, self.tag = ingest_url, key, rate, batch, tag
         self.accepted: list[str] = []
@@ -171,8 +193,11 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, every: f
         time.sleep(every)
 
 
-def assert_stored_exactly_once(database_url: str, accepted: list[str], *, timeout: float = 90.0) -> list[str]:
-    """Wait until every accepted id is stored; then no id is stored twice and nothing unaccepted appears."""
+def assert_stored_exactly_once(
+    database_url: str, accepted: list[str], *, timeout: float = 90.0, expected: set[str] | None = None
+) -> list[str]:
+    """Wait until every accepted id is stored; no id is stored twice; with `expected` (every id any test of
+    this database was told was accepted), nothing else is stored."""
     wanted = set(accepted)
     rows: list[str] = []
 
@@ -186,4 +211,7 @@ def assert_stored_exactly_once(database_url: str, accepted: list[str], *, timeou
     except AssertionError as exc:
         raise AssertionError(f"{exc}; {len(wanted - set(rows))} missing of {len(wanted)}") from None
     assert len(rows) == len(set(rows)), "an event was stored twice"
+    if expected is not None:
+        unexpected = set(rows) - expected - wanted
+        assert not unexpected, f"{len(unexpected)} stored events were never accepted"
     return rows

@@ -7,29 +7,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from services.cli.embedded import EmbeddedBroker
-from shared.settings import KafkaSettings
-from tests.faults.stack import Load, Stack, assert_stored_exactly_once, running, stack_env, wait_until
+from tests.faults.stack import Load, Stack, assert_stored_exactly_once, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def stack(broker: EmbeddedBroker, kafka: KafkaSettings, tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
-    env = stack_env(
-        broker.bootstrap_servers,
-        kafka.topics.prefix,
-        f"sqlite:///{tmp_path / 'journeyline.db'}",
-        CLASSIFY_MODEL_DIR=str(model_dir),
-    )
-    with running(Stack(env, tmp_path)) as started:
-        yield started
 
 
 def test_sigkill_of_classify_then_of_accountability_mid_stream_stores_every_accepted_event_exactly_once(
@@ -47,8 +31,8 @@ def test_sigkill_of_classify_then_of_accountability_mid_stream_stores_every_acce
         load.stop()
     assert set(load.statuses) == {202}, f"ingest answered {load.statuses} while a service was down"
     assert len(load.accepted) >= 300
-    rows = assert_stored_exactly_once(stack.env["DATABASE_URL"], load.accepted)
-    assert set(rows) == set(load.accepted)
+    stack.expected.update(load.accepted)
+    assert_stored_exactly_once(stack.database_url, load.accepted, expected=stack.expected)
 
 
 def _partitions(url: str, group: str, topic: str) -> set[int]:
@@ -58,9 +42,8 @@ def _partitions(url: str, group: str, topic: str) -> set[int]:
     return {int(p) for p in re.findall(pattern, text)}
 
 
-def test_two_classify_processes_one_killed_the_other_takes_over_its_partitions(
-    stack: Stack, kafka: KafkaSettings
-) -> None:
+def test_two_classify_processes_one_killed_the_other_takes_over_its_partitions(stack: Stack) -> None:
+    kafka = stack.kafka
     group, topic = kafka.topics.group("classify"), kafka.topics.received
     second = stack.process("classify").start(timeout=90)
     try:
@@ -83,7 +66,7 @@ def test_two_classify_processes_one_killed_the_other_takes_over_its_partitions(
         finally:
             load.stop()
         assert set(load.statuses) == {202}, load.statuses
-        rows = assert_stored_exactly_once(stack.env["DATABASE_URL"], load.accepted)
-        assert set(rows) == set(load.accepted)
+        stack.expected.update(load.accepted)
+        assert_stored_exactly_once(stack.database_url, load.accepted, expected=stack.expected)
     finally:
         second.stop()
