@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from services.ingest import metrics
 from services.ingest.adapters.generic import GenericEvent
 from services.ingest.deps import AdminDep, Runtime, RuntimeDep, SessionDep
-from services.ingest.examples import EXAMPLES, NDJSON_EXAMPLE
+from services.ingest.examples import EXAMPLES, FORM_EXAMPLE, NDJSON_EXAMPLE
 from services.ingest.intake import Record, Rejection, adapter_for, count_by, media_type, parse_body, prepare
 from services.ingest.models import (
     Accepted,
@@ -84,6 +84,10 @@ _EVENTS_OPENAPI: dict[str, Any] = {
                 "examples": EXAMPLES,
             },
             "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+                "example": FORM_EXAMPLE,
+            },
         },
     },
 }
@@ -94,7 +98,7 @@ _EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, unknown or revoked API key", **_PROBLEM},
     403: {"description": "An event names another source", **_PROBLEM},
     413: {"description": "Body or batch too large", **_PROBLEM},
-    415: {"description": "Not application/json or application/x-ndjson", **_PROBLEM},
+    415: {"description": "Not JSON, NDJSON or a form (x-www-form-urlencoded), or not UTF-8", **_PROBLEM},
     422: {"description": "No event was valid (`reason` per item)", **_PROBLEM},
     429: {"description": "The source's rate limit; see Retry-After", **_PROBLEM},
     503: {"description": "The broker did not acknowledge in time; retry after Retry-After", **_PROBLEM},

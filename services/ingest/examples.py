@@ -50,6 +50,33 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "Attributes": {"customerId": "CUS-88412", "wrapCode": "REFUND_ISSUED", "postCallCsat": "4"},
         },
     },
+    "zendesk": {
+        "summary": "call_centre: Zendesk ticket comment webhook",
+        "value": {
+            "type": "zen:event-type:ticket.comment_added",
+            "id": "01JNQ8Z3KX",
+            "time": "2025-01-20T10:02:11Z",
+            "account_id": 9012345,
+            "subject": "zen:ticket:48213",
+            "detail": {
+                "id": "48213",
+                "requester_id": "3918273",
+                "status": "OPEN",
+                "subject": "Charged twice",
+                "tags": ["billing"],
+                "via": {"channel": "email"},
+                "created_at": "2025-01-18T08:00:00Z",
+            },
+            "event": {
+                "comment": {
+                    "id": "9981",
+                    "body": "Still no refund after 10 days.",
+                    "is_public": True,
+                    "author": {"id": "3918273", "is_staff": False},
+                }
+            },
+        },
+    },
     "social": {
         "summary": "social (?adapter=social): an X post",
         "value": {
@@ -172,3 +199,15 @@ NDJSON_EXAMPLE = (
     '{"external_id":"chat-1","channel":"chat","customer_id":"CUS-1","text":"The app keeps logging me out."}\n'
     '{"external_id":"chat-2","channel":"chat","customer_id":"CUS-2","text":"Refund arrived, thanks!"}\n'
 )
+
+# A Twilio TaskRouter event callback, as Twilio posts it (form-encoded; `TaskAttributes` is a JSON string).
+FORM_EXAMPLE = {
+    "EventType": "task.completed",
+    "TaskSid": "WT3a91f0",
+    "Timestamp": "1741100000",
+    "TaskAge": "642",
+    "TaskCompletedReason": "wrapup: billing_resolved",
+    "TaskQueueName": "Billing",
+    "TaskChannelUniqueName": "voice",
+    "TaskAttributes": '{"from":"+15555550199","conversations":{"outcome":"Resolved"},"customers":{"external_id":"CUS-5521"}}',
+}

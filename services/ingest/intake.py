@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import ValidationError
@@ -20,6 +21,8 @@ from shared.models import EventType, Feedback, stable_event_id
 
 JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"})
+FORM_TYPE = "application/x-www-form-urlencoded"  # Twilio and Qualtrics callbacks: one event per request
+MAX_FORM_FIELDS = 200
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_METADATA_ENTRIES, MAX_METADATA_KEY, MAX_METADATA_VALUE = 64, 100, 2000
 MAX_ID_CHARS = 200
@@ -74,10 +77,13 @@ def media_type(content_type: str | None) -> str:
         return "json"
     if kind in NDJSON_TYPES:
         return "ndjson"
+    if kind == FORM_TYPE:
+        return "form"
     raise Problem(
         415,
         "Unsupported media type",
-        f"{kind or 'this content type'} is not accepted; use application/json or application/x-ndjson",
+        f"{kind or 'this content type'} is not accepted; use application/json, application/x-ndjson "
+        "or application/x-www-form-urlencoded",
     )
 
 
@@ -89,6 +95,12 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
         raise Problem(
             400, "Invalid UTF-8", f"the body is not valid UTF-8 (byte {exc.start})", reason="invalid_utf8"
         ) from exc
+    if fmt == "form":
+        try:
+            fields = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FORM_FIELDS)
+        except ValueError as exc:
+            raise Problem(400, "Malformed form", f"the body is not a valid form: {exc}", reason="invalid_json") from exc
+        return Body([(0, dict(fields))], False, [])
     if fmt == "json":
         try:
             data = orjson.loads(text)

@@ -262,7 +262,7 @@ def test_survey_response_scores_are_range_checked_per_scale() -> None:
 def test_every_openapi_example_is_accepted_by_its_adapter() -> None:
     adapters = {
         "generic": Adapter.generic, "batch": Adapter.generic, "call_centre": Adapter.call_centre,
-        "amazon_connect": Adapter.call_centre, "social": Adapter.social, "facebook": Adapter.social,
+        "amazon_connect": Adapter.call_centre, "zendesk": Adapter.call_centre, "social": Adapter.social, "facebook": Adapter.social,
         "review": Adapter.review, "google_play": Adapter.review, "survey": Adapter.survey, "delighted": Adapter.survey,
     }  # fmt: skip
     assert set(adapters) == set(EXAMPLES)
@@ -270,3 +270,88 @@ def test_every_openapi_example_is_accepted_by_its_adapter() -> None:
         records, rejections = run(example["value"], adapters[name], source("demo"))
         assert records and not rejections, (name, rejections)
         assert all(data(r)["received_at"].startswith(NOW.date().isoformat()) for r in records)
+
+
+TWILIO_FORM = (
+    b"EventType=task.completed&Sid=EV5b0e7c1d&WorkspaceSid=WS2c4e&ResourceType=task&TaskSid=WT3a91f0"
+    b"&Timestamp=1741100000&TaskAge=642&TaskAssignmentStatus=completed"
+    b"&TaskCompletedReason=wrapup%3A+billing_resolved&TaskQueueName=Billing&TaskChannelUniqueName=voice"
+    b"&TaskAttributes=%7B%22from%22%3A%22%2B15555550199%22%2C%22conversations%22%3A%7B%22outcome%22%3A%22Resolved"
+    b"%22%2C%22communication_channel%22%3A%22Call%22%7D%2C%22customers%22%3A%7B%22external_id%22%3A%22CUS-5521%22%7D%7D"
+)
+ZENDESK_COMMENT = {
+    "type": "zen:event-type:ticket.comment_added",
+    "id": "01JNQ8Z3KX",
+    "time": "2025-01-20T10:02:11Z",
+    "account_id": 9012345,
+    "zendesk_event_version": "2022-11-06",
+    "subject": "zen:ticket:48213",
+    "detail": {
+        "id": "48213", "requester_id": "3918273", "status": "OPEN", "subject": "Charged twice",
+        "tags": ["billing"], "via": {"channel": "email"}, "created_at": "2025-01-18T08:00:00Z",
+    },
+    "event": {"comment": {"id": "9981", "body": "Still no refund after 10 days.", "is_public": True, "author": {"id": "3918273", "is_staff": False}}},
+}  # fmt: skip
+INTERCOM = {
+    "type": "notification_event",
+    "id": "notif_4c1e9b2a",
+    "topic": "conversation.user.created",
+    "app_id": "x1y2z3",
+    "created_at": 1738660000,
+    "data": {
+        "type": "notification_event_data",
+        "item": {
+            "type": "conversation",
+            "id": "215467",
+            "created_at": 1738659990,
+            "source": {
+                "type": "conversation",
+                "delivered_as": "customer_initiated",
+                "body": "<p>Export button does nothing on Safari</p>",
+                "author": {"type": "user", "id": "65b1aa01"},
+            },
+            "contacts": {"contacts": [{"type": "contact", "id": "65b1aa01", "external_id": "CUS-2231"}]},
+            "conversation_rating": {"rating": 2, "remark": "took 2 days"},
+        },
+    },
+}
+
+
+def test_twilio_taskrouter_form_callback_becomes_a_contact() -> None:
+    records, rejections = run(TWILIO_FORM, Adapter.call_centre, fmt="form")
+    assert not rejections and len(records) == 1
+    event = data(records[0])
+    assert event["external_id"] == "WT3a91f0" and event["kind"] == "contact" and event["channel"] == "call"
+    assert event["customer"]["id"] == "CUS-5521" and event["occurred_at"].startswith("2025-03-04T14:53:20")
+    assert event["metadata"]["disposition"] == "wrapup: billing_resolved" and event["metadata"]["outcome"] == "Resolved"
+    created = one(
+        {"EventType": "task.created", "TaskSid": "WT3a91f0", "TaskChannelUniqueName": "sms"}, Adapter.call_centre
+    )
+    assert created["kind"] == "journey_event" and created["external_id"] == "WT3a91f0:task.created"
+
+
+def test_zendesk_comment_webhook_is_customer_feedback_and_staff_text_is_flagged() -> None:
+    event = one(ZENDESK_COMMENT, Adapter.call_centre)
+    assert event["external_id"] == "zendesk:comment:9981" and event["kind"] == "feedback"
+    assert event["channel"] == "email" and event["text"] == "Still no refund after 10 days."
+    assert event["customer"]["id"] == "zendesk:3918273" and event["metadata"]["tags"] == "billing"
+    staff = {
+        **ZENDESK_COMMENT,
+        "event": {"comment": {"id": "9982", "body": "Refund issued.", "author": {"is_staff": True}}},
+    }
+    agent = one(staff, Adapter.call_centre)
+    assert agent["kind"] == "contact" and agent["metadata"]["author_role"] == "agent"
+
+
+def test_intercom_conversation_keeps_the_customer_message_and_rating() -> None:
+    event = one(INTERCOM, Adapter.call_centre)
+    assert event["external_id"] == "intercom:215467" and event["channel"] == "chat"
+    assert event["text"] == "Export button does nothing on Safari" and event["scores"]["csat"] == 2
+    assert event["customer"]["id"] == "CUS-2231" and event["metadata"]["rating_remark"] == "took 2 days"
+    closed = one({**INTERCOM, "topic": "conversation.admin.closed"}, Adapter.call_centre)
+    assert closed["kind"] == "journey_event" and closed["text"] is None
+
+
+def test_malformed_twilio_attributes_are_a_clear_rejection() -> None:
+    bad = {"EventType": "task.completed", "TaskSid": "WT1", "TaskAttributes": "{not json"}
+    assert rejected(bad, Adapter.call_centre).reason == "invalid_field"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -94,9 +95,14 @@ odd_bodies = st.sampled_from(
         b'{"text": NaN}',
     ]
 )
+forms = st.dictionaries(
+    st.sampled_from(["EventType", "TaskSid", "Timestamp", "TaskAttributes", "TaskChannelUniqueName", "x"]),
+    st.text(max_size=40),
+).map(lambda d: urlencode(d).encode())
 bodies = st.one_of(
     st.binary(max_size=300),
     odd_bodies,
+    forms,
     st.tuples(
         st.sampled_from(["json", "ndjson"]),
         st.one_of(events, vendor_mutations(), json_values, st.lists(events, max_size=5)),
@@ -108,6 +114,7 @@ content_types = st.sampled_from(
         "application/json",
         "application/x-ndjson",
         "application/json; charset=utf-8",
+        "application/x-www-form-urlencoded",
         "text/plain",
         "",
         "application/json; charset=latin-1",

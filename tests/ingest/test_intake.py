@@ -21,6 +21,7 @@ from tests.ingest.factories import one, rejected, run, source
         ("Application/JSON;charset=UTF-8", "json"),
         ("application/x-ndjson", "ndjson"),
         ("application/jsonl", "ndjson"),
+        ("application/x-www-form-urlencoded", "form"),
     ],
 )
 def test_accepted_content_types(content_type: str, fmt: str) -> None:
@@ -34,7 +35,6 @@ def test_accepted_content_types(content_type: str, fmt: str) -> None:
         "",
         "text/plain",
         "application/xml",
-        "application/x-www-form-urlencoded",
         "application/json; charset=latin-1",
     ],
 )

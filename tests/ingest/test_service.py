@@ -18,6 +18,7 @@ from shared.cloudevents import CloudEvent, decode
 from shared.kafka import make_consumer
 from shared.settings import KafkaSettings
 from tests.ingest.conftest import ADMIN_TOKEN, Ingest
+from tests.ingest.test_adapters import TWILIO_FORM
 from tests.support import ROOT
 
 pytestmark = pytest.mark.integration
@@ -101,7 +102,7 @@ def test_batches_answer_per_item_and_say_all_some_or_none(ingest: Ingest) -> Non
         ("missing_key", 401),
         ("wrong_key", 401),
         ("text_plain", 415),
-        ("form", 415),
+        ("xml", 415),
         ("body_too_large", 413),
         ("batch_too_large", 413),
         ("malformed_json", 400),
@@ -119,7 +120,7 @@ def test_bad_input_gets_problem_json(ingest: Ingest, case: str, status: int) -> 
         "missing_key": lambda: post(ingest, {"text": "hi"}, key=""),
         "wrong_key": lambda: post(ingest, {"text": "hi"}, key="jl_not-a-real-key"),
         "text_plain": lambda: post(ingest, b"hello", headers={"Content-Type": "text/plain"}),
-        "form": lambda: post(ingest, b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        "xml": lambda: post(ingest, b"<event/>", headers={"Content-Type": "application/xml"}),
         "body_too_large": lambda: post(ingest, b"[" + b" " * 300_000 + b"]", headers=json_type),
         "batch_too_large": lambda: post(ingest, [{"text": "x"}] * 101),
         "malformed_json": lambda: post(ingest, b'{"text": "unterminated', headers=json_type),
@@ -200,6 +201,14 @@ def test_ops_endpoints_and_openapi_examples(ingest: Ingest) -> None:
     body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
     assert set(EXAMPLES) <= set(body["application/json"]["examples"]) and "application/x-ndjson" in body
     assert httpx.get(ingest.url + "/docs").status_code == 200
+
+
+async def test_a_form_encoded_twilio_callback_is_accepted_and_published(ingest: Ingest) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = post(ingest, TWILIO_FORM, source="callcentre", headers=form)
+    assert response.status_code == 202, response.text
+    found = await consume(ingest.kafka, {response.json()["id"]})
+    assert found[response.json()["id"]][1].data["metadata"]["vendor"] == "twilio"
 
 
 def test_the_adapter_can_be_chosen_per_request_by_header_or_query(ingest: Ingest) -> None:

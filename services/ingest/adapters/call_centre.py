@@ -1,9 +1,11 @@
-"""Call-centre contact records: Journeyline's own shape, Amazon Connect CTRs and Genesys Cloud conversations."""
+"""Contact records: Journeyline's own shape, Amazon Connect CTRs, Genesys Cloud conversations, and (in
+`support`) Twilio TaskRouter events, Zendesk tickets and Intercom conversations."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from services.ingest.adapters import support
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
@@ -36,6 +38,12 @@ def adapt(payload: Any) -> list[Canonical]:
         return [_amazon_connect(record)]
     if "conversationId" in record and "participants" in record:
         return [_genesys(record)]
+    if support.is_twilio(record):
+        return [support.twilio(record)]
+    if support.is_zendesk(record):
+        return [support.zendesk(record)]
+    if support.is_intercom(record):
+        return [support.intercom(record)]
     return [_contact(record)]
 
 
