@@ -99,7 +99,7 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
         try:
             fields = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FORM_FIELDS)
         except ValueError as exc:
-            raise Problem(400, "Malformed form", f"the body is not a valid form: {exc}", reason="invalid_json") from exc
+            raise Problem(400, "Malformed form", f"the body is not a valid form: {exc}", reason="invalid_form") from exc
         return Body([(0, dict(fields))], False, [])
     if fmt == "json":
         try:

@@ -31,6 +31,7 @@ ROUTES = ("/v1/events", "/v1/sources")
 # Bounded reasons an event can be rejected for (the `reason` label and the API's `reason` field).
 REASONS = (
     "invalid_json",
+    "invalid_form",
     "invalid_utf8",
     "unsupported_payload",
     "unknown_field",
