@@ -170,7 +170,7 @@ def sentiment_of(text: str | None, scores: Scores | None = None) -> Sentiment:
     seen: set[str] = set()
     top = [(w, v) for w, v in felt if not (w in seen or seen.add(w))][:3]  # type: ignore[func-returns-value]
     why = "words: " + ", ".join(f"'{w}' ({v:+.1f})" for w, v in top) if top else "no words with a clear feeling"
-    return Sentiment.model_construct(score=round(max(-1.0, min(1.0, score)), 3), label=_label(score), explanation=why)
+    return Sentiment(score=round(max(-1.0, min(1.0, score)), 3), label=_label(score), explanation=why)
 
 
 def severity_of(text: str | None, sentiment: Sentiment) -> tuple[Severity, str]:

@@ -71,7 +71,7 @@ class Classifier:
             sentiment = sentiment_of(item.text, item.scores)
             severity, severity_reason = severity_of(item.text, sentiment)
             out.append(
-                Classification.model_construct(  # every field is built here from checked values
+                Classification(
                     stage=decision.stage,
                     confidence=round(decision.confidence, 4),
                     method=decision.method,
