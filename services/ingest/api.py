@@ -191,7 +191,7 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
             headers={"Retry-After": retry}, reason="broker_unavailable", acknowledged=exc.acked,
         ) from None  # fmt: skip
     _count(source.name, records)
-    if not body.batch and len(records) == 1:
+    if not body.batch and len(records) == 1 and not rejections:
         return _json({"status": "accepted", "id": records[0].id}, 202)
     return _batch_response(records, rejections)
 

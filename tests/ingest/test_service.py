@@ -218,3 +218,17 @@ def test_the_adapter_can_be_chosen_per_request_by_header_or_query(ingest: Ingest
     assert by_header.status_code == by_query.status_code == 202
     assert by_header.json()["id"] == by_query.json()["id"]  # same vendor id: the same event
     assert post(ingest, review).status_code == 422  # the source's default (generic) does not know this shape
+
+
+def test_an_envelope_with_a_bad_part_gets_the_per_item_answer(ingest: Ingest) -> None:
+    envelope = {
+        "events": [
+            {"eventName": "service-review-created", "eventData": {"id": "tp-1", "stars": 4, "text": "Quick delivery"}},
+            {"eventName": "service-review-created", "eventData": {"id": "tp-2", "stars": 7, "text": "Seven stars?"}},
+        ]
+    }
+    response = post(ingest, envelope, params={"adapter": "review"})
+    assert response.status_code == 207, response.text
+    results = response.json()["results"]
+    assert [(r["index"], r["part"], r["status"]) for r in results] == [(0, 0, "accepted"), (0, 1, "rejected")]
+    assert results[1]["reason"] == "score_out_of_range"
