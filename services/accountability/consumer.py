@@ -68,6 +68,10 @@ class FeedbackConsumer:
             outcome = await self._one_by_one(records, items)
         metrics.STORE_BATCH_DURATION.observe(time.perf_counter() - started)
         self._count(outcome)
+        log.debug(
+            "batch stored",
+            extra={"ref": record_ref(records[0]), "records": len(records), "new": len(outcome.stored)},
+        )
         if outcome.outbox_rows:
             self.on_stored()
 
@@ -129,3 +133,9 @@ class FeedbackConsumer:
             metrics.MOMENTS.labels(hit.moment_id, hit.stage).inc()
         for stage, rule, transition in outcome.transitions:
             metrics.ALERTS.labels(stage, rule, transition).inc()
+            if transition != "updated":
+                log.info("alert %s", transition, extra={"stage": stage, "rule": rule})
+        for hit in outcome.moments:
+            log.info(
+                "moment of truth", extra={"moment": hit.moment_id, "stage": hit.stage, "event_id": hit.feedback_id}
+            )
