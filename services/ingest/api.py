@@ -143,7 +143,7 @@ async def post_events(request: Request) -> Response:
 
 async def _ingest(request: Request, runtime: Runtime, api_key: str | None, requested: str | None) -> Response:
     settings = runtime.settings
-    source = runtime.sources.lookup(api_key)
+    source = await runtime.sources.lookup_or_reload(api_key)
     if source is None:
         detail = "send the source's key in X-API-Key" if not api_key else "the API key is unknown or revoked"
         raise Problem(401, "Unauthorized", detail)

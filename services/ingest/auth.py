@@ -38,11 +38,30 @@ class SourceCache:
         self.loaded = False
         self._series: set[tuple[str, Channel]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._miss_refresh: asyncio.Task[None] | None = None
+        self._last_miss_refresh = 0.0
 
     def lookup(self, key: str | None) -> SourceInfo | None:
         if not key:
             return None
         return self._by_hash.get(hash_key(key))
+
+    async def lookup_or_reload(self, key: str | None, *, min_interval: float = 0.5) -> SourceInfo | None:
+        """Like `lookup`, but an unknown key triggers one early reload (shared by concurrent misses, at most
+        one per `min_interval`), so a key created a moment ago by the CLI or another replica works at once."""
+        found = self.lookup(key)
+        if found is not None or not key:
+            return found
+        if self._miss_refresh is None or self._miss_refresh.done():
+            if time.monotonic() - self._last_miss_refresh < min_interval:
+                return None
+            self._last_miss_refresh = time.monotonic()
+            self._miss_refresh = asyncio.create_task(self.refresh())
+        try:
+            await asyncio.shield(self._miss_refresh)
+        except Exception as exc:  # database down: answer from the last good table
+            log.warning("source cache reload on a miss failed", extra={"error": type(exc).__name__})
+        return self.lookup(key)
 
     def _load(self) -> dict[str, SourceInfo]:
         if not self.loaded:  # the database may have been down at start-up: make sure the table exists

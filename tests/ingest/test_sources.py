@@ -92,3 +92,19 @@ def test_cli_prints_the_new_key_alone_on_its_last_line(sqlite_url: str) -> None:
     assert "revoked" in _cli(sqlite_url, "list").stdout
     assert _cli(sqlite_url, "add", "genesys-uk", "--channel", "call").returncode == 1
     assert _cli(sqlite_url, "revoke", "nobody").returncode == 1
+
+
+async def test_a_key_created_after_start_works_on_its_first_request(sqlite_url: str) -> None:
+    """The CLI writes a new key to the database; the running cache reloads on the miss instead of answering 401."""
+    from services.ingest.service import create_tables, ensure_source_key
+
+    engine = make_engine(sqlite_url)
+    create_tables(engine)
+    cache = SourceCache(engine, refresh_seconds=3600)
+    await cache.refresh()
+    with Session(engine) as session:
+        key = ensure_source_key(session=session, name="late", channel=Channel.call, adapter=Adapter.generic)
+    assert cache.lookup(key) is None  # not yet seen by the periodic reload
+    found = await cache.lookup_or_reload(key)
+    assert found is not None and found.name == "late"
+    assert await cache.lookup_or_reload("jl_not-a-real-key") is None
