@@ -7,6 +7,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -77,3 +78,17 @@ def run_bench(*, items: int, batch: int, database_url: str | None) -> str:
         engine.dispose()
     dialect = url.split(":", 1)[0]
     return f"database={dialect} items={items} batch={batch} new_items_per_s={rates[0]:.0f} replayed_items_per_s={rates[1]:.0f}"
+
+
+def register_bench(sub: Any) -> None:
+    """`journeyline bench accountability`: the same measurement as `journeyline accountability bench`."""
+    parser = sub.add_parser("accountability", help="batch storage rate, new and replayed items (items/s)")
+    parser.add_argument("--items", type=int, default=10000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--database-url", help="an EMPTY database to use (default: a temporary SQLite file)")
+    parser.set_defaults(func=_run_from_args)
+
+
+def _run_from_args(args: Any) -> int:
+    print(run_bench(items=args.items, batch=args.batch, database_url=args.database_url))
+    return 0

@@ -7,7 +7,12 @@ import importlib
 from typing import Any
 
 # Each module has `register_bench(subparsers)`, adding one parser whose `func` runs that benchmark.
-_BENCHMARKS = ("services.ingest.bench", "services.classify.bench", "services.cli.bench_e2e")
+_BENCHMARKS = (
+    "services.ingest.bench",
+    "services.classify.bench",
+    "services.accountability.bench",
+    "services.cli.bench_e2e",
+)
 
 
 def register(sub: Any) -> None:
