@@ -81,6 +81,11 @@ def init_metrics(journey: JourneyMap) -> None:
         DELIVERIES.labels("*", "kafka", outcome)
 
 
+def _or_nan(value: float | None) -> float:
+    """No answers in the window is NaN ("no data" on a dashboard), never a 0 that reads as a real score."""
+    return float("nan") if value is None else value
+
+
 def export_view(view: JourneyView, *, info: bool = False) -> None:
     """Set the scorecard gauges for one window from a journey view (the 24h view also sets health)."""
     if info:
@@ -88,11 +93,11 @@ def export_view(view: JourneyView, *, info: bool = False) -> None:
     for card in view.stages:
         labels = (card.stage, view.window)
         STAGE_VOLUME.labels(*labels).set(card.volume)
-        STAGE_NEGATIVE_SHARE.labels(*labels).set(card.negative_share or 0.0)
-        STAGE_SENTIMENT_MEAN.labels(*labels).set(card.sentiment_mean or 0.0)
-        STAGE_CSAT_MEAN.labels(*labels).set(card.csat_mean or 0.0)
-        STAGE_NPS.labels(*labels).set(card.nps or 0.0)
-        STAGE_CES_MEAN.labels(*labels).set(card.ces_mean or 0.0)
+        STAGE_NEGATIVE_SHARE.labels(*labels).set(_or_nan(card.negative_share))
+        STAGE_SENTIMENT_MEAN.labels(*labels).set(_or_nan(card.sentiment_mean))
+        STAGE_CSAT_MEAN.labels(*labels).set(_or_nan(card.csat_mean))
+        STAGE_NPS.labels(*labels).set(_or_nan(card.nps))
+        STAGE_CES_MEAN.labels(*labels).set(_or_nan(card.ces_mean))
         if view.window == "24h":
             STAGE_HEALTH.labels(card.stage).set(HEALTH_VALUE[card.health])
             STAGE_OPEN_ALERTS.labels(card.stage).set(card.open_alerts)

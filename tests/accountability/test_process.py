@@ -43,6 +43,9 @@ def test_runs_as_a_process_with_ops_routes_and_gauges(
             'journeyline_stage_info{accountable="billing",name="Pay",order="5",stage="pay"} 1.0',
             'journeyline_alerts_total{rule="negative_share",stage="pay",transition="opened"} 0.0',
             'journeyline_moments_of_truth_total{moment="third_contact_30d",stage="get_help"} 0.0',
+            # No survey answers yet: "no data", not a score of 0.
+            'journeyline_stage_csat_mean{stage="pay",window="24h"} NaN',
+            'journeyline_stage_nps{stage="pay",window="24h"} NaN',
         ):
             assert series in metrics, series
         stages = httpx.get(service.url + "/v1/stages", headers={"Authorization": "Bearer reader"})
