@@ -302,6 +302,8 @@ def _run(args: argparse.Namespace) -> int:
         achieved = asyncio.run(
             _load(services[0].port, key, results, rate=args.rate, duration=args.duration, batch=args.batch)
         )
+        lag = {s.name: _lag(s) for s in services[1:]}
+        print(f"e2e consumer lag when the load stopped (records not yet processed): {lag}")
         deadline = time.monotonic() + args.drain
         while time.monotonic() < deadline and not set(results.sent_at) <= set(results.seen_at):
             time.sleep(0.2)
@@ -322,6 +324,16 @@ def _run(args: argparse.Namespace) -> int:
         broker.stop()
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _lag(service: Service) -> int:
+    """The sum of `journeyline_consumer_lag` over the service's partitions (its main consumer group)."""
+    total = 0.0
+    with contextlib.suppress(httpx.HTTPError):
+        for line in httpx.get(service.url + "/metrics", timeout=5).text.splitlines():
+            if line.startswith("journeyline_consumer_lag{") and "corrections" not in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
 
 
 def _report(
