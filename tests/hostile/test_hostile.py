@@ -10,7 +10,6 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -104,7 +103,11 @@ def test_the_corpus_is_big_enough_and_names_are_unique() -> None:
     assert sum(case.target == "accountability" for case in CASES) >= 50
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.target}:{c.name}" for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=c.xfail)) if c.xfail else c for c in CASES],
+    ids=[f"{c.target}:{c.name}" for c in CASES],
+)
 def test_hostile_request_gets_a_clean_4xx(services: Stack, case: Case) -> None:
     reply = send(services[case.target].port, case, _values(services))
     text = reply.body.decode("utf-8", "replace")
@@ -153,7 +156,7 @@ def test_both_services_are_healthy_and_working_after_the_corpus(services: Stack)
     assert stages.status_code == 200
 
 
-def test_logs_hold_no_unhandled_errors(services: Stack, tmp_path: Path) -> None:
+def test_logs_hold_no_unhandled_errors(services: Stack) -> None:
     for name in ("ingest", "accountability"):
         log = services[name].log_path.read_text(errors="replace")
         assert "unhandled error" not in log and "Traceback" not in log, services[name].log_tail(60)
