@@ -17,12 +17,14 @@ import httpx
 from sqlalchemy import text
 
 from shared.db import make_engine
+from shared.models import stable_event_id
 from shared.settings import KafkaSettings, Topics
 from tests.support import ROOT, ServiceProcess
 
 READ_TOKEN = os.environ.get("ACCOUNTABILITY_READ_TOKEN", "change-me-read")
 READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 SERVICES = ("ingest", "classify", "accountability")
+SOURCE = "faults"  # the source every stack's load posts as
 TEXTS = (
     "Charged twice for my bill this month, still waiting for the refund",
     "Parcel never delivered and tracking hasn't moved in a week",
@@ -104,7 +106,7 @@ class Stack:
             for future in [pool.submit(s.start, timeout=120) for s in self.services.values()]:
                 future.result()
         if "ingest" in self.services:
-            self.key = add_source(self.services["ingest"].env, "faults")
+            self.key = add_source(self.services["ingest"].env, SOURCE)
             wait_for_key(self.services["ingest"].url, self.key)
         return self
 
@@ -138,6 +140,7 @@ class Load(threading.Thread):
         super().__init__(daemon=True, name=f"load-{tag}")
         self.url, self.key, self.rate, self.batch, self.tag = ingest_url, key, rate, batch, tag
         self.accepted: list[str] = []
+        self.unanswered: list[str] = []  # ids of events whose request got no answer: stored or not, both are fine
         self.statuses: dict[int | str, int] = {}
         self.sent = 0
         self._halt = threading.Event()
@@ -162,6 +165,7 @@ class Load(threading.Thread):
             reply = client.post(self.url + "/v1/events", json=events)
         except httpx.HTTPError as exc:
             self._seen(type(exc).__name__)
+            self.unanswered += [stable_event_id(SOURCE, event["external_id"]) for event in events]
             return
         self._seen(reply.status_code)
         if reply.status_code == 202:

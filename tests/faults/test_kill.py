@@ -16,22 +16,24 @@ from tests.faults.stack import Load, Stack, assert_stored_exactly_once, wait_unt
 pytestmark = pytest.mark.integration
 
 
-def test_sigkill_of_classify_then_of_accountability_mid_stream_stores_every_accepted_event_exactly_once(
+def test_sigkill_of_each_service_mid_stream_then_restart_stores_every_accepted_event_exactly_once(
     stack: Stack,
 ) -> None:
     load = Load(stack["ingest"].url, stack.key, rate=60, batch=4)
     load.start()
     try:
-        for victim in ("classify", "accountability"):
+        for victim in ("ingest", "classify", "accountability"):
             time.sleep(2.5)  # records in flight: read, maybe produced or stored, not yet committed
             stack[victim].kill()
             stack[victim].start(timeout=120)
         time.sleep(2.5)
     finally:
         load.stop()
-    assert set(load.statuses) == {202}, f"ingest answered {load.statuses} while a service was down"
+    # Every HTTP answer was a 202; while ingest itself was dead the client saw only transport errors.
+    answers = {status for status in load.statuses if isinstance(status, int)}
+    assert answers == {202}, f"ingest answered {load.statuses}"
     assert len(load.accepted) >= 300
-    stack.expected.update(load.accepted)
+    stack.expected.update(load.accepted + load.unanswered)  # a request cut off by the kill may have reached Kafka
     assert_stored_exactly_once(stack.database_url, load.accepted, expected=stack.expected)
 
 
