@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from services.accountability import metrics
@@ -63,6 +63,10 @@ class FeedbackConsumer:
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise RetryableError("database connection lost") from exc
+            if not isinstance(exc, DataError | IntegrityError):
+                # Our own SQL or schema is wrong (ProgrammingError …): that is no reason to dead-letter the data.
+                # Back off without committing; /readyz reports the consumer unhealthy until it is fixed.
+                raise RetryableError(f"database refused the batch: {type(exc).__name__}") from exc
             # Something in this batch the database refuses: store item by item, the bad one goes to the DLQ.
             log.warning("batch refused by the database; storing one by one", extra={"error": type(exc).__name__})
             outcome = await self._one_by_one(records, items)
@@ -115,8 +119,8 @@ class FeedbackConsumer:
                 raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
             except DBAPIError as exc:
                 record = by_id.get(item.id)
-                if record is None:
-                    raise
+                if record is None or not isinstance(exc, DataError | IntegrityError):
+                    raise RetryableError(f"database refused an item: {type(exc).__name__}") from exc
                 await self._dlq(record, "store_refused", type(exc).__name__)
                 log.warning("item refused by the database", extra={"ref": record_ref(record), "event_id": item.id})
                 continue

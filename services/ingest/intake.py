@@ -97,7 +97,17 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
         ) from exc
     if fmt == "form":
         try:
-            fields = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FORM_FIELDS)
+            fields = parse_qsl(
+                text,
+                keep_blank_values=True,
+                strict_parsing=bool(text),
+                max_num_fields=MAX_FORM_FIELDS,
+                errors="strict",  # a %-escape that is not UTF-8 is refused, as raw invalid UTF-8 is
+            )
+        except UnicodeDecodeError as exc:
+            raise Problem(
+                400, "Invalid UTF-8", "a %-escaped value in the form is not valid UTF-8", reason="invalid_utf8"
+            ) from exc
         except ValueError as exc:
             raise Problem(400, "Malformed form", f"the body is not a valid form: {exc}", reason="invalid_form") from exc
         return Body([(0, dict(fields))], False, [])

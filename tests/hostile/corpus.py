@@ -75,7 +75,6 @@ INGEST: list[Case] = [
         400,
         422,
         headers=(KEY, FORM),
-        xfail="ingest decodes %-escapes with errors='replace': invalid UTF-8 becomes U+FFFD and is accepted",
     ),
     _ingest("form raw invalid UTF-8", b"text=\xff\xfe", 400, 422, headers=(KEY, FORM)),
     _ingest("form with an unknown field", b"text=hi&is_admin=1", 422, headers=(KEY, FORM)),

@@ -147,3 +147,18 @@ def test_rate_limiter_counts_events_and_says_when_to_retry() -> None:
     assert wait >= 1
     unlimited = RateLimiter(default_rate=0, min_burst=1)
     assert all(unlimited.take(src, 10_000) == 0 for _ in range(5))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [(b"text=%ff%fe", "invalid_utf8"), (b"text=caf%e9", "invalid_utf8"), (b"a=1&&=&", "invalid_form")],
+)
+def test_broken_forms_are_refused_not_mangled(raw: bytes, reason: str) -> None:
+    with pytest.raises(Problem) as caught:
+        parse_body(raw, "form", channel="call")
+    assert (caught.value.status, caught.value.extra["reason"]) == (400, reason)
+
+
+def test_a_utf8_form_keeps_its_text() -> None:
+    body = parse_body(b"text=caf%C3%A9+ok", "form", channel="call")
+    assert body.items[0][1] == {"text": "café ok"}
