@@ -46,7 +46,21 @@ class FeedbackItem(SQLModel, table=True):
     """One classified feedback item, stored once: the event id is the primary key."""
 
     __tablename__ = "acct_feedback"
-    __table_args__ = (Index("ix_acct_feedback_stage_occurred", "stage", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_acct_feedback_stage_occurred", "stage", "occurred_at"),
+        # Covers the window aggregates of scorecards and alert rules (migration 0002).
+        Index(
+            "ix_acct_feedback_window",
+            "occurred_at",
+            "kind",
+            "stage",
+            "sentiment_label",
+            "sentiment_score",
+            "csat",
+            "ces",
+            "nps",
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     source: str = Field(max_length=100)
