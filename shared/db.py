@@ -16,7 +16,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        # sqlite3 keeps 128 prepared statements per connection by default; bulk inserts of varying batch sizes
+        # are each a different statement, so that cache held ~50 MiB after 30,000 items (16 keeps it ~9 MiB).
+        connect_args = {"check_same_thread": False, "timeout": 30, "cached_statements": 16}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
