@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -18,6 +18,7 @@ from services.accountability.moments import MomentHit
 from services.accountability.scorecard import OPEN_STATUSES, StageNumbers, parse_duration, stage_numbers
 from services.accountability.store import StoredItem
 from shared.journey import AlertRule, HealthThresholds, JourneyMap
+from shared.models import Kind
 
 
 class AlertStateError(ValueError):
@@ -97,10 +98,52 @@ def _thresholds(journey: JourneyMap, stage: str) -> HealthThresholds:
 NumbersCache = dict[tuple[datetime, datetime], dict[str, StageNumbers]]
 
 
-def _numbers(session: Session, start: datetime, end: datetime, cache: NumbersCache | None) -> dict[str, StageNumbers]:
-    """Every stage's numbers for (start, end], computed once per batch for all stages."""
+class WindowCache:
+    """Window aggregates for the alert rules, kept by one consumer process from batch to batch.
+
+    The exact figures are read from the database at most once per `ttl` of the clock; in between, the items
+    this process stores are added to them. Aggregating the whole window for every batch cost time in proportion
+    to the rows in the window (3.9 s p99 end to end after 3 minutes at 1,000 events/s). Rows written by another
+    process, corrections and rows sliding out of the window show at the next refresh, at most `ttl` later.
+    """
+
+    def __init__(self, ttl: timedelta) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[timedelta, timedelta], tuple[datetime, dict[str, StageNumbers]]] = {}
+
+    def clear(self) -> None:
+        """Forget everything (after a failed transaction: its items were never stored)."""
+        self._entries.clear()
+
+    def add(self, items: Sequence[StoredItem], now: datetime) -> None:
+        """Count newly stored items into every window that holds them."""
+        for (length, offset), (at, numbers) in self._entries.items():
+            start, end = at - offset - length, now - offset
+            for item in items:
+                occurred = item.occurred_at if item.occurred_at.tzinfo else item.occurred_at.replace(tzinfo=UTC)
+                if item.kind == Kind.journey_event.value or not start < occurred <= end:
+                    continue
+                before = numbers.get(item.stage, StageNumbers())
+                numbers[item.stage] = replace(
+                    before, volume=before.volume + 1, negative=before.negative + (item.sentiment_label == "negative")
+                )
+
+    def numbers(self, session: Session, now: datetime, length: timedelta, offset: timedelta) -> dict[str, StageNumbers]:
+        entry = self._entries.get((length, offset))
+        if entry is None or now < entry[0] or now - entry[0] >= self.ttl:
+            entry = (now, stage_numbers(session=session, start=now - offset - length, end=now - offset))
+            self._entries[(length, offset)] = entry
+        return entry[1]
+
+
+def _numbers(
+    session: Session, start: datetime, end: datetime, cache: NumbersCache | WindowCache | None, now: datetime
+) -> dict[str, StageNumbers]:
+    """Every stage's numbers for (start, end], computed once per batch (or per `WindowCache.ttl`) for all stages."""
     if cache is None:
         return stage_numbers(session=session, start=start, end=end)
+    if isinstance(cache, WindowCache):
+        return cache.numbers(session, now, end - start, now - end)
     if (start, end) not in cache:
         cache[(start, end)] = stage_numbers(session=session, start=start, end=end)
     return cache[(start, end)]
@@ -113,11 +156,11 @@ def condition_holds(
     stage: str,
     rule: AlertRule,
     now: datetime,
-    cache: NumbersCache | None = None,
+    cache: NumbersCache | WindowCache | None = None,
 ) -> dict[str, Any] | None:
     """For window rules: the figures when the condition holds now, else None."""
     window = parse_duration(rule.params.get("window", "1h"))
-    current = _numbers(session, now - window, now, cache).get(stage, StageNumbers())
+    current = _numbers(session, now - window, now, cache, now).get(stage, StageNumbers())
     min_volume = int(rule.params.get("min_volume", 20))
     if current.volume < min_volume:
         return None
@@ -129,7 +172,7 @@ def condition_holds(
         return {"negative_share": round(share, 4), "threshold": threshold, "volume": current.volume}
     if rule.kind == "volume_spike":
         baseline_span = parse_duration(rule.params.get("baseline", "24h"))
-        base = _numbers(session, now - window - baseline_span, now - window, cache)
+        base = _numbers(session, now - window - baseline_span, now - window, cache, now)
         base_volume = base.get(stage, StageNumbers()).volume
         if base_volume < int(rule.params.get("min_baseline", 1)):
             return None  # no history to compare against: a spike cannot be judged yet
@@ -148,11 +191,17 @@ def evaluate_rules(
     items: Sequence[StoredItem],
     moments: Sequence[MomentHit],
     now: datetime,
+    windows: WindowCache | None = None,
 ) -> list[Transition]:
     """Apply the journey map's alert rules to newly stored items and moments; return the transitions."""
     known = set(journey.stage_ids)
     out: list[Transition] = []
-    cache: NumbersCache = {}
+    cache: NumbersCache | WindowCache
+    if windows is not None:
+        windows.add(items, now)
+        cache = windows
+    else:
+        cache = {}
     by_stage: dict[str, list[StoredItem]] = defaultdict(list)
     for item in items:
         if item.stage in known:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiokafka import ConsumerRecord
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityE
 from sqlmodel import Session
 
 from services.accountability import metrics
+from services.accountability.alerts import WindowCache
 from services.accountability.service import BatchOutcome, process_batch
 from shared.cloudevents import CloudEventError, decode
 from shared.kafka import RetryableError, record_ref, send_to_dlq
@@ -43,9 +45,11 @@ class FeedbackConsumer:
         group: str,
         clock: Clock,
         on_stored: Callable[[], None] = lambda: None,
+        window_refresh: timedelta = timedelta(seconds=1),
     ) -> None:
         self.engine, self.producer, self.journey, self.topics = engine, producer, journey, topics
         self.group, self.clock, self.on_stored = group, clock, on_stored
+        self.windows = WindowCache(window_refresh)
 
     async def handle(self, records: list[ConsumerRecord]) -> None:
         items: list[ClassifiedFeedback] = []
@@ -97,12 +101,21 @@ class FeedbackConsumer:
         )
 
     def _store(self, items: list[ClassifiedFeedback]) -> BatchOutcome:
-        with Session(self.engine, expire_on_commit=False) as session:
-            outcome = process_batch(
-                session=session, journey=self.journey, items=items, now=self.clock(), alerts_topic=self.topics.alerts
-            )
-            session.commit()
-            return outcome
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                outcome = process_batch(
+                    session=session,
+                    journey=self.journey,
+                    items=items,
+                    now=self.clock(),
+                    alerts_topic=self.topics.alerts,
+                    windows=self.windows,
+                )
+                session.commit()
+                return outcome
+        except Exception:
+            self.windows.clear()  # the rolled-back items were counted in; start again from the database
+            raise
 
     async def _one_by_one(self, records: list[ConsumerRecord], items: list[ClassifiedFeedback]) -> BatchOutcome:
         total = BatchOutcome()

@@ -51,6 +51,7 @@ class Runtime:
             group=self.group,
             clock=self.clock,
             on_stored=self.dispatcher.notify,
+            window_refresh=timedelta(seconds=settings.alert_window_refresh_s),
         )
         self.loop = ConsumerLoop(self.consumer, self.handler.handle, group=self.group, max_records=settings.max_batch)
         self._tasks: list[asyncio.Task[None]] = []

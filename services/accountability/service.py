@@ -33,7 +33,13 @@ class BatchOutcome:
 
 
 def process_batch(
-    *, session: Session, journey: JourneyMap, items: Sequence[ClassifiedFeedback], now: datetime, alerts_topic: str
+    *,
+    session: Session,
+    journey: JourneyMap,
+    items: Sequence[ClassifiedFeedback],
+    now: datetime,
+    alerts_topic: str,
+    windows: alert_rules.WindowCache | None = None,
 ) -> BatchOutcome:
     """Store the new items, advance moments of truth, apply alert rules and queue deliveries (caller commits)."""
     outcome = BatchOutcome(stored=store_batch(session=session, items=items, stored_at=now))
@@ -41,7 +47,7 @@ def process_batch(
         return outcome
     outcome.moments = evaluate_moments(session=session, journey=journey, items=outcome.stored, now=now)
     changes = alert_rules.evaluate_rules(
-        session=session, journey=journey, items=outcome.stored, moments=outcome.moments, now=now
+        session=session, journey=journey, items=outcome.stored, moments=outcome.moments, now=now, windows=windows
     )
     _announce(session, changes, outcome, alerts_topic, now)
     return outcome

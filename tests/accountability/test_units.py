@@ -94,3 +94,47 @@ def test_bench_prints_its_figures_line() -> None:
 
     line = run_bench(items=200, batch=100, database_url=None)
     assert line.startswith("database=sqlite items=200 batch=100 new_items_per_s=") and "replayed_items_per_s=" in line
+
+
+def test_window_cache_adds_stored_items_between_refreshes_and_rereads_after_its_ttl(sqlite_url: str) -> None:
+    """The alert rules' window figures stay exact for this process's items without re-aggregating per batch."""
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from services.accountability.alerts import WindowCache
+    from services.accountability.migrate import upgrade
+    from services.accountability.store import store_batch
+    from shared.db import make_engine
+    from tests.accountability.factories import T0, classified
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    hour, zero = timedelta(hours=1), timedelta(0)
+    cache = WindowCache(timedelta(seconds=5))
+    with Session(engine) as session:
+        first = store_batch(session=session, items=[classified(stage="pay", at=T0, item_id="a")], stored_at=T0)
+        cache.add(first, T0)
+        assert cache.numbers(session, T0, hour, zero)["pay"].volume == 1  # read from the database
+
+        later = T0 + timedelta(seconds=2)
+        batch = [
+            classified(stage="pay", label="negative", at=later, item_id="b"),
+            classified(stage="use", label="positive", at=later, item_id="c"),
+            classified(stage="pay", kind="journey_event", at=later, item_id="d"),
+        ]
+        stored = store_batch(session=session, items=batch, stored_at=later)
+        session.commit()
+        cache.add(stored, later)
+        within_ttl = cache.numbers(session, later, hour, zero)
+        assert (within_ttl["pay"].volume, within_ttl["pay"].negative, within_ttl["use"].volume) == (2, 2, 1)
+
+        # Rows another writer adds show up once the ttl has passed, when the figures are read again.
+        other = store_batch(session=session, items=[classified(stage="use", at=later, item_id="e")], stored_at=later)
+        session.commit()
+        assert other and cache.numbers(session, later, hour, zero)["use"].volume == 1
+        reread = cache.numbers(session, T0 + timedelta(seconds=8), hour, zero)
+        assert (reread["pay"].volume, reread["use"].volume) == (2, 2)
+
+        cache.clear()
+        assert cache.numbers(session, later, hour, zero)["use"].volume == 2
