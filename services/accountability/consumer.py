@@ -45,7 +45,7 @@ class FeedbackConsumer:
         group: str,
         clock: Clock,
         on_stored: Callable[[], None] = lambda: None,
-        window_refresh: timedelta = timedelta(seconds=1),
+        window_refresh: timedelta = timedelta(seconds=5),
     ) -> None:
         self.engine, self.producer, self.journey, self.topics = engine, producer, journey, topics
         self.group, self.clock, self.on_stored = group, clock, on_stored

@@ -30,7 +30,7 @@ class AccountabilitySettings(CommonSettings):
     escalate_after_s: float = Field(default=1800.0, gt=0)
     evaluate_interval_s: float = Field(default=30.0, gt=0)
     # The alert rules re-read their window aggregates from the database at most this often (seconds).
-    alert_window_refresh_s: float = Field(default=1.0, ge=0)
+    alert_window_refresh_s: float = Field(default=5.0, ge=0)
     # Outbox delivery: poll interval, exponential back-off base and cap, attempts before giving up.
     outbox_poll_s: float = Field(default=1.0, gt=0)
     outbox_backoff_base_s: float = Field(default=2.0, gt=0)
