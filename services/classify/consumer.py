@@ -111,14 +111,14 @@ class ClassifyHandler:
         await asyncio.gather(*sends)  # every produce acknowledged before the loop commits
 
     async def _dead_letter(self, record: ConsumerRecord, exc: Rejected) -> None:
-        await send_to_dlq(
-            self.producer,
-            dlq_topic=self.topics.dlq,
-            record=record,
-            group=self.group,
-            reason=exc.reason,
-            error=exc.error,
-        )
+        await dead_letter(self.producer, topics=self.topics, group=self.group, record=record, exc=exc)
+
+
+async def dead_letter(
+    producer: AIOKafkaProducer, *, topics: Topics, group: str, record: ConsumerRecord, exc: Rejected
+) -> None:
+    """A record this service cannot use goes to the DLQ with the rejection's reason and error."""
+    await send_to_dlq(producer, dlq_topic=topics.dlq, record=record, group=group, reason=exc.reason, error=exc.error)
 
 
 class CorrectionsHandler:
@@ -135,14 +135,7 @@ class CorrectionsHandler:
             try:
                 kept.append(self._read(record))
             except Rejected as exc:
-                await send_to_dlq(
-                    self.producer,
-                    dlq_topic=self.topics.dlq,
-                    record=record,
-                    group=self.group,
-                    reason=exc.reason,
-                    error=exc.error,
-                )
+                await dead_letter(self.producer, topics=self.topics, group=self.group, record=record, exc=exc)
         if kept:
             await asyncio.to_thread(self.store.append, kept)
             metrics.CORRECTIONS.inc(len(kept))

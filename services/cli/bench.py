@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import Any
+
+from services.cli.main import present_modules
 
 # Each module has `register_bench(subparsers)`, adding one parser whose `func` runs that benchmark.
 _BENCHMARKS = (
@@ -18,13 +19,7 @@ _BENCHMARKS = (
 def register(sub: Any) -> None:
     parser = sub.add_parser("bench", help="run benchmarks and print their figures")
     inner = parser.add_subparsers(dest="bench", metavar="NAME")
-    for name in _BENCHMARKS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in present_modules(_BENCHMARKS):
         module.register_bench(inner)
     parser.set_defaults(func=_run_all, _inner=inner)
 

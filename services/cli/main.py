@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 # Modules that add sub-commands: each has `register(subparsers)`; a missing one is skipped.
 _CONTRIBUTORS = (
@@ -30,15 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
         dev.add_argument(f"--{name}-port", type=int, default=port)
     dev.set_defaults(func=_dev)
 
-    for name in _CONTRIBUTORS:
+    for module in present_modules(_CONTRIBUTORS):
+        module.register(sub)
+    return parser
+
+
+def present_modules(names: Iterable[str]) -> Iterator[ModuleType]:
+    """Import each named module that exists (a missing one is skipped; an error inside one is raised)."""
+    for name in names:
         try:
-            module = importlib.import_module(name)
+            yield importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
-            continue
-        module.register(sub)
-    return parser
 
 
 def _dev(args: argparse.Namespace) -> int:
