@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
 
 BACKENDS = ("tfidf", "semantic", "ensemble")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'£$%]*")
@@ -93,46 +94,60 @@ def words(text: str) -> tuple[str, ...]:
 
 
 class TfidfBackend:
-    """TF-IDF on words (1-2 grams) and characters (3-5 grams inside words) with a logistic regression."""
+    """TF-IDF on words (1-2 grams) and characters (3-5 grams inside words); the logits of a logistic regression and
+    of a complement naive Bayes on the same features, added into one linear model (no cost when classifying)."""
 
     name = "tfidf"
 
-    def __init__(self, c: float = 20.0, *, calibrate: bool = True) -> None:
-        self.c, self.calibrate = c, calibrate
+    def __init__(
+        self, c: float = 20.0, *, nb_weight: float = 1.0, nb_alpha: float = 0.3, calibrate: bool = True
+    ) -> None:
+        self.c, self.nb_weight, self.nb_alpha, self.calibrate = c, nb_weight, nb_alpha, calibrate
         self.temperature = 1.0
         self.classes: list[str] = []
         self._words = TfidfVectorizer(analyzer=_words_and_bigrams, sublinear_tf=True, min_df=1, dtype=np.float32)
         self._chars = TfidfVectorizer(analyzer=_char_ngrams, sublinear_tf=True, min_df=1, dtype=np.float32)
-        self._model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg")
+        self._coef: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self._intercept: np.ndarray = np.zeros(0, dtype=np.float32)
         self._word_weights: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._word_names: list[str] = []
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
         matrix = sp.hstack([self._words.fit_transform(texts), self._chars.fit_transform(texts)], format="csr")
-        self._model.fit(matrix, list(labels))
+        model = LogisticRegression(C=self.c, max_iter=3000, solver="newton-cg").fit(matrix, list(labels))
+        self.classes = [str(c) for c in model.classes_]
+        coef, intercept = np.asarray(model.coef_), np.asarray(model.intercept_)
+        if coef.shape[0] == 1:  # two stages: sklearn's binary form is softmax([0, z])
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+        if self.nb_weight:
+            # Complement NB's joint log-likelihood is linear in the features too, so it adds to the logits. Centred
+            # per feature: the same shift for every stage leaves the softmax alone and keeps explanations readable.
+            log_prob = np.asarray(ComplementNB(alpha=self.nb_alpha).fit(matrix, list(labels)).feature_log_prob_)
+            coef = coef + self.nb_weight * (log_prob - log_prob.mean(axis=0))
+        self._coef, self._intercept = coef.astype(np.float32), intercept.astype(np.float32)
         self._fast_words = _FastTfidf(self._words, _words_and_bigrams, per_word=False)
         self._fast_chars = _FastTfidf(self._chars, _char_ngrams, per_word=True)
         if self.calibrate:
-            self.temperature = fit_temperature(lambda: TfidfBackend(self.c, calibrate=False), texts, labels)
-        self.classes = [str(c) for c in self._model.classes_]
+            self.temperature = fit_temperature(
+                lambda: TfidfBackend(self.c, nb_weight=self.nb_weight, nb_alpha=self.nb_alpha, calibrate=False),
+                texts,
+                labels,
+            )
         n_words = len(self._words.vocabulary_)
         # Per stage, how much each word (tf-idf weight x coefficient) pushes towards it: for explanations.
-        self._word_weights = (self._model.coef_[:, :n_words] * self._words.idf_).astype(np.float32)
+        self._word_weights = (self._coef[:, :n_words] * self._words.idf_).astype(np.float32)
         self._word_names = [str(n) for n in self._words.get_feature_names_out()]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self._predict(texts)[0]
 
     def _predict(self, texts: Sequence[str]) -> tuple[np.ndarray, sp.csr_matrix]:
+        """softmax(logits / T) from the one folded coefficient matrix."""
         texts = list(texts)
         words_x, chars_x = self._fast_words.transform(texts), self._fast_chars.transform(texts)
-        coef = self._model.coef_
-        if coef.shape[0] < 3:  # two stages: sklearn's binary form
-            matrix = sp.hstack([words_x, chars_x], format="csr")
-            return apply_temperature(np.asarray(self._model.predict_proba(matrix)), self.temperature), words_x
-        # Multinomial: softmax(logits / T), computed directly (same numbers as predict_proba, less overhead).
         n_words = words_x.shape[1]
-        logits = words_x @ coef[:, :n_words].T + chars_x @ coef[:, n_words:].T + self._model.intercept_
+        coef = self._coef
+        logits = words_x @ coef[:, :n_words].T + chars_x @ coef[:, n_words:].T + self._intercept
         logits = np.asarray(logits) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
@@ -142,16 +157,12 @@ class TfidfBackend:
     def predict_explained(self, texts: Sequence[str], top: int = 3) -> tuple[np.ndarray, list[str]]:
         """Probabilities and, per text, the explanation of its most likely stage, from one vectorisation."""
         probs, words_x = self._predict(texts)
-        if len(self.classes) < 3:
-            return probs, [
-                self.explain(t, self.classes[int(i)]) for t, i in zip(texts, probs.argmax(axis=1), strict=True)
-            ]
         return probs, self.explain_rows(words_x, probs.argmax(axis=1), top)
 
     def explain_rows(self, words_x: sp.csr_matrix, best: np.ndarray, top: int = 3) -> list[str]:
         """Per row, the words that pushed hardest towards the class index in `best` (tf-idf x coefficient)."""
         per_entry = np.repeat(best, np.diff(words_x.indptr))
-        contributions = words_x.data * self._model.coef_[per_entry, words_x.indices]
+        contributions = words_x.data * self._coef[per_entry, words_x.indices]
         out = []
         for row in range(words_x.shape[0]):
             lo, hi = words_x.indptr[row], words_x.indptr[row + 1]
@@ -170,7 +181,7 @@ class TfidfBackend:
 
     def explain(self, text: str, stage: str, top: int = 3) -> str:
         """The words whose weight pushed hardest towards `stage` (same ranking as tf-idf x coefficient)."""
-        if stage not in self.classes or len(self.classes) < 3:
+        if stage not in self.classes:
             return ""
         weights = self._word_weights[self.classes.index(stage)]
         vocabulary = self._words.vocabulary_
