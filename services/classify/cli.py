@@ -35,7 +35,12 @@ def register(sub: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=BACKENDS, default=None, help="text back-end (default CLASSIFY_BACKEND)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="text back-end (default CLASSIFY_BACKEND); with the [semantic] extra, 'ensemble' is the most accurate",
+    )
     parser.add_argument("--journey-map", type=Path, default=None, help="journey map YAML (JOURNEYLINE_JOURNEY_MAP)")
 
 
