@@ -55,6 +55,7 @@ class KafkaSettings(BaseModel):
     request_timeout_ms: int = 5000
     max_request_size: int = 2 * 1024 * 1024
     fetch_max_wait_ms: int = 50
+    min_poll_interval_ms: int = 50
     partitions: int = 6
     topics: Topics = Field(default_factory=Topics)
 
@@ -71,6 +72,7 @@ class CommonSettings(BaseSettings):
     kafka_partitions: int = Field(default=6, ge=1, validation_alias="KAFKA_PARTITIONS")
     kafka_session_timeout_ms: int = Field(default=6000, validation_alias="KAFKA_SESSION_TIMEOUT_MS")
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
+    kafka_min_poll_interval_ms: int = Field(default=50, ge=0, validation_alias="KAFKA_MIN_POLL_INTERVAL_MS")
     topic_prefix: str = Field(default="", validation_alias="JOURNEYLINE_TOPIC_PREFIX")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     journey_map: Path = Field(default=DEFAULT_JOURNEY_MAP, validation_alias="JOURNEYLINE_JOURNEY_MAP")
@@ -92,6 +94,7 @@ class CommonSettings(BaseSettings):
             heartbeat_interval_ms=max(500, self.kafka_session_timeout_ms // 4),
             partitions=self.kafka_partitions,
             fetch_max_wait_ms=self.kafka_fetch_max_wait_ms,
+            min_poll_interval_ms=self.kafka_min_poll_interval_ms,
             topics=self.topics,
         )
 

@@ -53,7 +53,13 @@ class Runtime:
             on_stored=self.dispatcher.notify,
             window_refresh=timedelta(seconds=settings.alert_window_refresh_s),
         )
-        self.loop = ConsumerLoop(self.consumer, self.handler.handle, group=self.group, max_records=settings.max_batch)
+        self.loop = ConsumerLoop(
+            self.consumer,
+            self.handler.handle,
+            group=self.group,
+            max_records=settings.max_batch,
+            min_poll_interval_ms=kafka.min_poll_interval_ms,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -58,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ClassifyHandler(classifier=classifier, producer=producer, topics=topics, group=group),
             group=group,
             max_records=settings.max_batch,
+            min_poll_interval_ms=kafka.min_poll_interval_ms,
         ),
         ConsumerLoop(
             corrections_consumer,

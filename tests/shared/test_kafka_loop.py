@@ -96,3 +96,53 @@ async def test_a_failing_handler_commits_nothing_and_the_next_member_resumes(kaf
     finally:
         await loop.stop()
     assert len(got) == 12
+
+
+async def test_short_polls_are_paced_so_records_gather_into_fewer_batches(kafka: KafkaSettings) -> None:
+    group = kafka.topics.group("paced")
+    calls: list[tuple[float, int]] = []
+
+    async def handle(records) -> None:
+        calls.append((asyncio.get_running_loop().time(), len(records)))
+
+    consumer = make_consumer(kafka, group=group, topics=[kafka.topics.received], client_id="paced")
+    await consumer.start()
+    loop = ConsumerLoop(consumer, handle, group=group, min_poll_interval_ms=400)
+    loop.start()
+    producer = make_producer(kafka, client_id="trickle")
+    await producer.start()
+    try:
+        await asyncio.sleep(1.0)  # joined and polling
+        for i in range(40):  # one record every 25 ms: an unpaced loop would handle them one or two at a time
+            await (await producer.send(kafka.topics.received, f"t{i}".encode(), key=f"k{i % 3}".encode()))
+            await asyncio.sleep(0.025)
+        await _until(lambda: sum(n for _, n in calls) >= 40)
+    finally:
+        await producer.stop()
+        await loop.stop()
+    assert sum(n for _, n in calls) == 40
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(calls, calls[1:], strict=False)]
+    # Polls start at least 400 ms apart; a handler call may come up to one poll timeout (200 ms) after its poll
+    # started, so two calls are at least 200 ms apart (an unpaced loop: about 25 ms, a record at a time).
+    assert min(gaps) >= 0.19, gaps
+    assert len(calls) < 20, calls
+
+
+async def test_a_full_poll_is_not_paced(kafka: KafkaSettings) -> None:
+    await _produce(kafka, 30)
+    sizes: list[int] = []
+
+    async def handle(records) -> None:
+        sizes.append(len(records))
+
+    group = kafka.topics.group("full")
+    consumer = make_consumer(kafka, group=group, topics=[kafka.topics.received], client_id="full")
+    await consumer.start()
+    # A 5 s interval: if full polls were paced too, 30 records in polls of 5 would take 25 s, not seconds.
+    loop = ConsumerLoop(consumer, handle, group=group, max_records=5, min_poll_interval_ms=5000)
+    loop.start()
+    try:
+        await _until(lambda: sum(sizes) >= 30, timeout=15)
+    finally:
+        await loop.stop()
+    assert sum(sizes) == 30 and max(sizes) == 5
