@@ -26,4 +26,6 @@ class IngestSettings(CommonSettings):
     )
     health_interval_seconds: float = Field(default=1.0, gt=0, description="How often the broker is probed")
     max_future_skew_seconds: int = Field(default=600, ge=0, description="How far in the future occurred_at may be")
-    linger_ms: int = Field(default=2, ge=0, description="Producer linger; small keeps single events fast")
+    linger_ms: int = Field(
+        default=10, ge=0, description="Producer linger: requests arriving together share record batches"
+    )
