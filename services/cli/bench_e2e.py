@@ -89,6 +89,12 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -165,6 +171,34 @@ class StoreWatcher(threading.Thread):
             self.halt.wait(self.every)
         if conn is not None:
             conn.close()
+
+
+class LagSampler(threading.Thread):
+    """Reads each consumer's lag every second or so during the load, to show which hop falls behind and when."""
+
+    def __init__(self, services: list[Service], every: float = 1.0) -> None:
+        super().__init__(daemon=True, name="lag-sampler")
+        self.services, self.every = services, every
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        while not self.halt.wait(self.every):
+            self.samples.append((time.monotonic() - started, {s.name: _lag(s) for s in self.services}))
+
+    def summary(self) -> str:
+        slices: dict[int, dict[str, int]] = {}
+        for at, lag in self.samples:
+            worst = slices.setdefault(int(at // SLICE_S), {})
+            for name, value in lag.items():
+                worst[name] = max(worst.get(name, 0), value)
+        return (
+            " ".join(
+                f"{k * SLICE_S:.0f}s:" + "/".join(str(v) for v in worst.values()) for k, worst in sorted(slices.items())
+            )
+            + f" ({'/'.join(s.name for s in self.services)})"
+        )
 
 
 class _Connection:
@@ -295,13 +329,23 @@ def _run(args: argparse.Namespace) -> int:
         assert broker.process is not None
         pids = {"broker": broker.process.pid, **{s.name: s.process.pid for s in services}}
         rss_start = {name: rss_mib(pid) for name, pid in pids.items()}
+        cpu_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        load_started = time.monotonic()
         print(f"e2e: {args.rate:.0f} events/s for {args.duration:.0f}s in batches of {args.batch}; {_machine()}")
         results = Results()
         watcher = StoreWatcher(db, results)
         watcher.start()
+        lags = LagSampler(services[1:])
+        lags.start()
         achieved = asyncio.run(
             _load(services[0].port, key, results, rate=args.rate, duration=args.duration, batch=args.batch)
         )
+        lags.halt.set()
+        lags.join(5)
+        print(f"e2e largest consumer lag by {SLICE_S:.0f}s of load (which hop falls behind): {lags.summary()}")
+        cpu = {name: cpu_seconds(pid) - cpu_start[name] for name, pid in pids.items()}
+        busy = ", ".join(f"{name} {seconds / (time.monotonic() - load_started):.0%}" for name, seconds in cpu.items())
+        print(f"e2e CPU during the load (share of one core): {busy}")
         lag = {s.name: _lag(s) for s in services[1:]}
         print(f"e2e consumer lag when the load stopped (records not yet processed): {lag}")
         deadline = time.monotonic() + args.drain
@@ -336,6 +380,21 @@ def _lag(service: Service) -> int:
     return int(total)
 
 
+SLICE_S = 30.0
+
+
+def _by_slice(results: Results, stored: list[str]) -> str:
+    """p99 latency of the events sent in each slice of the run: does latency creep up as the run goes on?"""
+    if not stored:
+        return "-"
+    first = min(results.sent_at[i] for i in stored)
+    slices: dict[int, list[float]] = {}
+    for i in stored:
+        sent = results.sent_at[i]
+        slices.setdefault(int((sent - first) // SLICE_S), []).append(results.seen_at[i] - sent)
+    return " ".join(f"{k * SLICE_S:.0f}s:{percentile(v, 99) * 1000:.0f}ms" for k, v in sorted(slices.items()))
+
+
 def _report(
     args: argparse.Namespace, results: Results, achieved: float, start: dict[str, float], end: dict[str, float]
 ) -> int:
@@ -350,6 +409,7 @@ def _report(
     print(f"e2e ingest->stored (row visible to a reader): {_ms(visible)}")
     print(f"e2e of which broker+classify+broker+accountability (row's received_at -> stored_at): {_ms(own)}")
     print(f"e2e POST /v1/events ({args.batch} events per request): {_ms(results.post_seconds)}")
+    print(f"e2e ingest->stored p99 by {SLICE_S:.0f}s of load: {_by_slice(results, stored)}")
     p99 = percentile(visible, 99)
     verdict = "met" if p99 < 1.0 and not missing else "NOT met"
     print(f"e2e target p99 < 1000ms (DESIGN §9, at 1000 events/s): {verdict} at {achieved:.0f} events/s")
