@@ -13,6 +13,7 @@ _BENCHMARKS = (
     "services.classify.bench",
     "services.accountability.bench",
     "services.cli.bench_e2e",
+    "services.cli.bench_broker",
 )
 
 
