@@ -33,7 +33,7 @@ import orjson
 from services.cli.embedded import EmbeddedBroker, free_port
 from shared.kafka import ensure_topics
 from shared.models import stable_event_id
-from shared.settings import KafkaSettings, Topics
+from shared.settings import CommonSettings, KafkaSettings, Topics
 
 SERVICES = ("ingest", "classify", "accountability")
 SOURCE = "bench-e2e"
@@ -311,7 +311,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         broker.start()
         prefix = f"e2e{uuid.uuid4().hex[:6]}."
-        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=prefix))
+        partitions = CommonSettings().kafka_partitions  # KAFKA_PARTITIONS, as the services read it
+        kafka = KafkaSettings(
+            bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=prefix), partitions=partitions
+        )
         asyncio.run(ensure_topics(kafka))
         db = run_dir / "journeyline.db"
         env = {
@@ -329,9 +332,13 @@ def _run(args: argparse.Namespace) -> int:
         assert broker.process is not None
         pids = {"broker": broker.process.pid, **{s.name: s.process.pid for s in services}}
         rss_start = {name: rss_mib(pid) for name, pid in pids.items()}
+        pids["benchmark (load generator, reader)"] = os.getpid()
         cpu_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
         load_started = time.monotonic()
-        print(f"e2e: {args.rate:.0f} events/s for {args.duration:.0f}s in batches of {args.batch}; {_machine()}")
+        print(
+            f"e2e: {args.rate:.0f} events/s for {args.duration:.0f}s in batches of {args.batch}, "
+            f"{partitions} partitions; {_machine()}"
+        )
         results = Results()
         watcher = StoreWatcher(db, results)
         watcher.start()
