@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -38,24 +39,36 @@ async def kafka(broker: EmbeddedBroker, topic_prefix: str) -> KafkaSettings:
     return settings
 
 
-def _postgres_database() -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str = "jl") -> Iterator[str | None]:
+    """A new, empty PostgreSQL database for one test or fixture (dropped afterwards), or None when PostgreSQL
+    cannot be reached outside CI (with CI=true that is a failure). Connections are allowed again before the
+    drop, so a test may have cut them off."""
     import psycopg
 
-    name = f"jl_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        yield None
+        return
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_database() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        if url is None:
+            pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}")
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

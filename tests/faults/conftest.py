@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from services.cli.embedded import EmbeddedBroker
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings, Topics
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import fresh_postgres_database
 from tests.faults.stack import Stack, stack_env
 from tests.support import ROOT
 
@@ -39,22 +38,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @contextlib.contextmanager
 def _accountability_database(tmp: Path) -> Iterator[str]:
-    name = f"jl_faults_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required in CI: {exc}")
-        yield f"sqlite:///{tmp / 'accountability.db'}"
-        return
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("jl_faults") as url:
+        yield url or f"sqlite:///{tmp / 'accountability.db'}"
 
 
 @pytest.fixture(scope="package")
