@@ -18,11 +18,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.cli.bench_e2e import cpu_seconds, percentile
+from services.cli.bench_e2e import cpu_seconds, p99_by_slice
 from services.cli.embedded import EmbeddedBroker, free_port
 from shared.kafka import ConsumerLoop
-
-SLICE_S = 30.0
 
 
 def register_bench(sub: Any) -> None:
@@ -46,8 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     for pair in args.configs.split(","):
         linger, pace = (int(x) for x in pair.split(":"))
-        cpu, slices, sent, received = asyncio.run(_one(args, linger_ms=linger, poll_interval_ms=pace))
-        by_slice = " ".join(f"{k * SLICE_S:.0f}s:{v * 1000:.0f}ms" for k, v in slices)
+        cpu, by_slice, sent, received = asyncio.run(_one(args, linger_ms=linger, poll_interval_ms=pace))
         print(
             f"broker linger={linger}ms poll-interval={pace}ms: broker CPU {cpu:.0%} of a core; "
             f"p99 by 30s {by_slice}; received {received}/{sent}"
@@ -55,9 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _one(
-    args: argparse.Namespace, *, linger_ms: int, poll_interval_ms: int
-) -> tuple[float, list[tuple[int, float]], int, int]:
+async def _one(args: argparse.Namespace, *, linger_ms: int, poll_interval_ms: int) -> tuple[float, str, int, int]:
     broker = EmbeddedBroker(port=free_port()).start()
     assert broker.process is not None
     servers = broker.bootstrap_servers
@@ -91,11 +86,7 @@ async def _one(
         await producer.stop()
     finally:
         broker.stop()
-    slices: dict[int, list[float]] = {}
-    for sent, latency in latencies:
-        slices.setdefault(int((sent - started) // SLICE_S), []).append(latency)
-    by_slice = [(k, percentile(v, 99)) for k, v in sorted(slices.items()) if k >= 0]
-    return cpu / took, by_slice, len(sends) * args.per_send, len(latencies)
+    return cpu / took, p99_by_slice(latencies, started), len(sends) * args.per_send, len(latencies)
 
 
 async def _load(producer: AIOKafkaProducer, args: argparse.Namespace, started: float) -> list[asyncio.Task[Any]]:
