@@ -95,9 +95,6 @@ def _thresholds(journey: JourneyMap, stage: str) -> HealthThresholds:
     return found.health if found else HealthThresholds()
 
 
-NumbersCache = dict[tuple[datetime, datetime], dict[str, StageNumbers]]
-
-
 class WindowCache:
     """Window aggregates for the alert rules, kept by one consumer process from batch to batch.
 
@@ -110,6 +107,11 @@ class WindowCache:
     def __init__(self, ttl: timedelta) -> None:
         self.ttl = ttl
         self._entries: dict[tuple[timedelta, timedelta], tuple[datetime, dict[str, StageNumbers]]] = {}
+
+    @classmethod
+    def single_read(cls) -> WindowCache:
+        """A cache that reads each window once and keeps it: for one batch, or one check, at a single `now`."""
+        return cls(ttl=timedelta.max)
 
     def clear(self) -> None:
         """Forget everything (after a failed transaction: its items were never stored)."""
@@ -129,24 +131,12 @@ class WindowCache:
                 )
 
     def numbers(self, session: Session, now: datetime, length: timedelta, offset: timedelta) -> dict[str, StageNumbers]:
+        """Every stage's numbers for (now - offset - length, now - offset]."""
         entry = self._entries.get((length, offset))
         if entry is None or now < entry[0] or now - entry[0] >= self.ttl:
             entry = (now, stage_numbers(session=session, start=now - offset - length, end=now - offset))
             self._entries[(length, offset)] = entry
         return entry[1]
-
-
-def _numbers(
-    session: Session, start: datetime, end: datetime, cache: NumbersCache | WindowCache | None, now: datetime
-) -> dict[str, StageNumbers]:
-    """Every stage's numbers for (start, end], computed once per batch (or per `WindowCache.ttl`) for all stages."""
-    if cache is None:
-        return stage_numbers(session=session, start=start, end=end)
-    if isinstance(cache, WindowCache):
-        return cache.numbers(session, now, end - start, now - end)
-    if (start, end) not in cache:
-        cache[(start, end)] = stage_numbers(session=session, start=start, end=end)
-    return cache[(start, end)]
 
 
 def condition_holds(
@@ -156,11 +146,12 @@ def condition_holds(
     stage: str,
     rule: AlertRule,
     now: datetime,
-    cache: NumbersCache | WindowCache | None = None,
+    cache: WindowCache | None = None,
 ) -> dict[str, Any] | None:
-    """For window rules: the figures when the condition holds now, else None."""
+    """For window rules: the figures when the condition holds now, else None (without a cache: read now)."""
+    windows = cache if cache is not None else WindowCache.single_read()
     window = parse_duration(rule.params.get("window", "1h"))
-    current = _numbers(session, now - window, now, cache, now).get(stage, StageNumbers())
+    current = windows.numbers(session, now, window, timedelta(0)).get(stage, StageNumbers())
     min_volume = int(rule.params.get("min_volume", 20))
     if current.volume < min_volume:
         return None
@@ -172,7 +163,7 @@ def condition_holds(
         return {"negative_share": round(share, 4), "threshold": threshold, "volume": current.volume}
     if rule.kind == "volume_spike":
         baseline_span = parse_duration(rule.params.get("baseline", "24h"))
-        base = _numbers(session, now - window - baseline_span, now - window, cache, now)
+        base = windows.numbers(session, now, baseline_span, window)
         base_volume = base.get(stage, StageNumbers()).volume
         if base_volume < int(rule.params.get("min_baseline", 1)):
             return None  # no history to compare against: a spike cannot be judged yet
@@ -196,12 +187,9 @@ def evaluate_rules(
     """Apply the journey map's alert rules to newly stored items and moments; return the transitions."""
     known = set(journey.stage_ids)
     out: list[Transition] = []
-    cache: NumbersCache | WindowCache
     if windows is not None:
         windows.add(items, now)
-        cache = windows
-    else:
-        cache = {}
+    cache = windows if windows is not None else WindowCache.single_read()  # each window read once per batch
     by_stage: dict[str, list[StoredItem]] = defaultdict(list)
     for item in items:
         if item.stage in known:
