@@ -268,16 +268,21 @@ def _char_ngrams(text: str) -> list[str]:
     return out
 
 
-def make_backend(name: str) -> TextBackend:
-    """A fresh, untrained back-end by name; the semantic ones need the `[semantic]` extra."""
-    if name == "tfidf":
-        return TfidfBackend()
+def make_backend(name: str, *, fine_tune_steps: int = 0) -> TextBackend:
+    """A fresh, untrained back-end by name; the semantic ones need the `[semantic]` extra, and only they can
+    fine-tune their encoder (`fine_tune_steps`)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown classifier back-end {name!r}; choose one of {', '.join(BACKENDS)}")
+    if fine_tune_steps and name == "tfidf":
+        raise ValueError("fine-tuning applies to the encoder of the 'semantic' and 'ensemble' back-ends, not 'tfidf'")
+    if name == "tfidf":
+        return TfidfBackend()
     from services.classify.semantic import EnsembleBackend, SemanticBackend, semantic_available
 
     if not semantic_available():
         raise RuntimeError(
             f"back-end {name!r} needs the optional extra: pip install torch==2.13.0 && pip install -e '.[semantic]'"
         )
-    return SemanticBackend() if name == "semantic" else EnsembleBackend()
+    if name == "semantic":
+        return SemanticBackend(fine_tune_steps=fine_tune_steps)
+    return EnsembleBackend(fine_tune_steps=fine_tune_steps)

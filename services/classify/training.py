@@ -119,11 +119,18 @@ class CorrectionStore:
         return rows, skipped
 
 
-def fit(backend_name: str, rows: Sequence[LabelledText], *, source: str, version: str | None = None) -> TrainedModel:
-    """Train a fresh back-end on the rows."""
+def fit(
+    backend_name: str,
+    rows: Sequence[LabelledText],
+    *,
+    source: str,
+    version: str | None = None,
+    fine_tune_steps: int = 0,
+) -> TrainedModel:
+    """Train a fresh back-end on the rows (semantic back-ends: fine-tune the encoder first, if asked)."""
     if len({r.stage for r in rows}) < 2:
         raise ValueError("training needs labelled rows of at least two stages")
-    backend = make_backend(backend_name)
+    backend = make_backend(backend_name, fine_tune_steps=fine_tune_steps)
     backend.fit([r.text for r in rows], [r.stage for r in rows])
     now = utcnow()
     return TrainedModel(

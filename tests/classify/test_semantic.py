@@ -29,3 +29,31 @@ def test_semantic_backend_classifies_offline_explains_and_round_trips(
     again = load(tmp_path, model.version)
     assert again.backend.classes == model.backend.classes
     assert Classifier(journey(), again, 0.45).classify(feedback(texts[0])).stage == "pay"
+
+
+def test_fine_tuned_encoder_differs_from_the_packaged_one_and_travels_in_the_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from services.classify.semantic import SemanticBackend
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rows = journey_rows(journey())
+    tuned = fit("semantic", rows, source="artifact", version="20260101T000000-semantic", fine_tune_steps=3)
+    backend = tuned.backend
+    assert isinstance(backend, SemanticBackend) and backend.weights is not None
+    texts = ["my money never came back after I sent the jumper back", "the man on the phone was so rude to me"]
+    packaged = SemanticBackend()
+    assert not np.allclose(backend.embed(texts), packaged.embed(texts), atol=1e-4)  # three steps moved the weights
+    save(tuned, tmp_path)
+    again = load(tmp_path, tuned.version).backend
+    assert isinstance(again, SemanticBackend) and again._tuned is None  # rebuilt from the weights on first use
+    np.testing.assert_allclose(again.predict_proba(texts), backend.predict_proba(texts), atol=1e-5)
+
+
+def test_fine_tuning_needs_two_stages_with_two_texts() -> None:
+    from services.classify.semantic import fine_tune
+
+    with pytest.raises(ValueError, match="at least two stages"):
+        fine_tune(["only one", "stage here", "and a lone one"], ["pay", "pay", "use"], steps=1)

@@ -82,3 +82,12 @@ def test_train_then_evaluate_commands(
     assert main(["classify", "evaluate", "--data", str(test), "--train", str(data)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("macro_f1=") and any(line.startswith("pay ") for line in lines)
+
+
+def test_fine_tuning_is_refused_for_tfidf_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLASSIFY_MODEL_DIR", str(tmp_path / "models"))
+    assert main(["classify", "train", "--backend", "tfidf", "--fine-tune", "5", "--no-corrections"]) == 2
+    assert "fine-tuning applies to the encoder of the 'semantic' and 'ensemble' back-ends" in capsys.readouterr().err
+    assert available_versions(tmp_path / "models", "tfidf") == []
