@@ -57,3 +57,20 @@ def test_fine_tuning_needs_two_stages_with_two_texts() -> None:
 
     with pytest.raises(ValueError, match="at least two stages"):
         fine_tune(["only one", "stage here", "and a lone one"], ["pay", "pay", "use"], steps=1)
+
+
+def test_train_command_fine_tunes_and_records_it_in_the_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from services.classify.training import available_versions
+    from services.cli.main import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("CLASSIFY_MODEL_DIR", str(tmp_path))
+    assert main(["classify", "train", "--backend", "semantic", "--fine-tune", "2", "--no-corrections"]) == 0
+    assert "encoder fine-tuned for 2 steps" in capsys.readouterr().out
+    (version,) = available_versions(tmp_path, "semantic")
+    assert json.loads((tmp_path / version / "meta.json").read_text())["fine_tune_steps"] == 2
+    assert load(tmp_path, version).backend.weights is not None  # type: ignore[attr-defined]
