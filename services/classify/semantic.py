@@ -131,7 +131,8 @@ class SemanticBackend:
         return {**self.__dict__, "_tuned": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"fine_tune_steps": 0, "weights": None, **state})
+        # Artifacts from before fine-tuning existed lack the first two.
+        self.__dict__.update({"fine_tune_steps": 0, "weights": None, **state, "_tuned": None})
 
     def _sentence_model(self) -> Any:
         if self.weights is None:
