@@ -15,6 +15,15 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# With CI=true the tests also get the optional [semantic] extra, so the embedding and fine-tuning tests run instead
+# of being skipped. The CPU build of torch goes first: an unpinned torch pulls a CUDA build of several GB.
+$(BIN)/.semantic: $(BIN)/.installed
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,semantic]'
+	touch $@
+
+SEMANTIC_FOR_CI := $(if $(filter true,$(CI)),$(BIN)/.semantic)
+
 # Tests also use the real Prometheus (promtool) and docker-compose (to validate the compose file) from Debian.
 system-deps:
 	@command -v promtool >/dev/null && command -v docker-compose >/dev/null || { \
@@ -32,7 +41,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: system-deps lint typecheck
+test: system-deps lint typecheck $(SEMANTIC_FOR_CI)
 	$(BIN)/pytest -q -ra
 
 unit: install
