@@ -45,7 +45,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--journey-map", type=Path, default=None, help="journey map YAML (JOURNEYLINE_JOURNEY_MAP)")
     parser.add_argument(
         "--fine-tune",
-        type=int,
+        type=_steps,
         nargs="?",
         const=DEFAULT_FINE_TUNE_STEPS,
         default=0,
@@ -53,6 +53,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help=f"semantic/ensemble only: fine-tune the encoder on the training rows first ({DEFAULT_FINE_TUNE_STEPS} "
         "steps if no number is given; about 1 s per step on 2 cores)",
     )
+
+
+def _steps(text: str) -> int:
+    try:
+        steps = int(text)
+    except ValueError:
+        steps = 0
+    if steps < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of steps of at least 1, got {text!r}")
+    return steps
 
 
 def _settings(args: argparse.Namespace) -> Any:

@@ -91,3 +91,11 @@ def test_fine_tuning_is_refused_for_tfidf_with_a_clear_error(
     assert main(["classify", "train", "--backend", "tfidf", "--fine-tune", "5", "--no-corrections"]) == 2
     assert "fine-tuning applies to the encoder of the 'semantic' and 'ensemble' back-ends" in capsys.readouterr().err
     assert available_versions(tmp_path / "models", "tfidf") == []
+
+
+def test_fine_tune_steps_must_be_a_positive_whole_number(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("0", "-5", "many"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["classify", "train", "--backend", "ensemble", "--fine-tune", bad])
+        assert exit_info.value.code == 2
+        assert "expected a whole number of steps of at least 1" in capsys.readouterr().err
