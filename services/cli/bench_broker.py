@@ -4,7 +4,7 @@ CPU and the hop's latency change over a run with the producer's linger and the c
 Tansu (memory storage) walks a partition's record batches on every fetch, so each fetch costs more the more
 it retains: with many small batches and a consumer that fetches as fast as it can, the broker's CPU climbs
 over a few minutes until it saturates a core. Larger batches (linger) and fewer fetches (pacing) keep it flat.
-The consumer is the services' own `ConsumerLoop`. Each configuration runs on a broker of its own, one after the other, with the same load: `--rate` records/s
+The producer, the consumer and its loop are the services' own (`shared.kafka`). Each configuration runs on a broker of its own, one after the other, with the same load: `--rate` records/s
 sent in keyed groups of `--per-send` (like ingest answering 10-event requests), on a fixed schedule."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import os
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.cli.bench_e2e import cpu_seconds, p99_by_slice
 from services.cli.embedded import EmbeddedBroker, free_port
-from shared.kafka import ConsumerLoop
+from shared.kafka import ConsumerLoop, make_consumer, make_producer
+from shared.settings import KafkaSettings
 
 
 def register_bench(sub: Any) -> None:
@@ -61,15 +62,9 @@ async def _one(args: argparse.Namespace, *, linger_ms: int, poll_interval_ms: in
         await admin.start()
         await admin.create_topics([NewTopic("hop", args.partitions, 1)])
         await admin.close()
-        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=linger_ms)
-        consumer = AIOKafkaConsumer(
-            "hop",
-            bootstrap_servers=servers,
-            group_id="hop",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=50,
-            auto_offset_reset="earliest",
-        )
+        kafka = KafkaSettings(bootstrap_servers=servers)  # the services' client settings (fetch wait 50 ms)
+        producer = make_producer(kafka, client_id="bench-broker", linger_ms=linger_ms)
+        consumer = make_consumer(kafka, group="hop", topics=["hop"], client_id="bench-broker")
         await producer.start()
         await consumer.start()
         latencies: list[tuple[float, float]] = []  # (sent at, latency)
