@@ -29,19 +29,22 @@ def bulk_insert(
     rows: Sequence[dict[str, Any]],
     conflict: Sequence[str],
     update: Sequence[str] = (),
+    increment: Sequence[str] = (),
     returning: str | None = None,
 ) -> list[Any]:
-    """Insert `rows`; on a conflict on `conflict` skip the row, or overwrite the `update` columns.
+    """Insert `rows`; on a conflict on `conflict` skip the row, or overwrite the `update` columns and add the
+    row's `increment` columns to the stored ones.
 
     Returns the `returning` column of the rows actually inserted or updated (empty list without it).
     """
     if not rows:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _postgres(session, table, rows, conflict, update, returning)
+        return _postgres(session, table, rows, conflict, update, increment, returning)
     stmt = sqlite.insert(table)
-    if update:
-        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update})
+    if update or increment:
+        changes = {c: stmt.excluded[c] for c in update} | {c: table.c[c] + stmt.excluded[c] for c in increment}
+        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=changes)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if returning is None:
@@ -56,13 +59,16 @@ def _postgres(
     rows: Sequence[dict[str, Any]],
     conflict: Sequence[str],
     update: Sequence[str],
+    increment: Sequence[str],
     returning: str | None,
 ) -> list[Any]:
     names = list(rows[0])
     cols = ", ".join(_q(n) for n in names)
     record = ", ".join(f"{_q(n)} {table.c[n].type.compile(dialect=_PG)}" for n in names)
-    if update:
-        action = "DO UPDATE SET " + ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in update)
+    if update or increment:
+        changes = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in update]
+        changes += [f"{_q(c)} = {_q(table.name)}.{_q(c)} + EXCLUDED.{_q(c)}" for c in increment]
+        action = "DO UPDATE SET " + ", ".join(changes)
     else:
         action = "DO NOTHING"
     sql = (

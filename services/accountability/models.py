@@ -87,6 +87,28 @@ class FeedbackItem(SQLModel, table=True):
     data: dict[str, Any] = _json(dict)
 
 
+class StageMinute(SQLModel, table=True):
+    """One stage's additive figures for the items that occurred in one minute (see `rollup`).
+
+    `minute` is the END of the minute: the bucket holds (minute - 1 min, minute], like the windows it adds up to.
+    """
+
+    __tablename__ = "acct_stage_minutes"
+
+    stage: str = Field(primary_key=True, max_length=64)
+    minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    volume: int = 0
+    negative: int = 0
+    sentiment_sum: float = 0.0
+    csat_sum: float = 0.0
+    csat_n: int = 0
+    ces_sum: float = 0.0
+    ces_n: int = 0
+    nps_n: int = 0
+    promoters: int = 0
+    detractors: int = 0
+
+
 class Team(SQLModel, table=True):
     __tablename__ = "acct_teams"
 

@@ -7,14 +7,14 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from services.accountability.models import Alert, FeedbackItem, columns
+from services.accountability.models import Alert, columns
 from services.accountability.ownership import all_owners
+from services.accountability.rollup import Sums, floor_minute, window_sums
 from services.accountability.schemas import Health, JourneyView, Scorecard, Trend
 from shared.journey import HealthThresholds, JourneyMap
-from shared.models import Kind
 
 WINDOWS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -62,38 +62,30 @@ class StageNumbers:
 def stage_numbers(
     *, session: Session, start: datetime, end: datetime, stage: str | None = None
 ) -> dict[str, StageNumbers]:
-    """Per stage: volume, negatives, means and NPS parts for feedback that occurred in (start, end]."""
-    f = columns(FeedbackItem)
-    query = (
-        select(
-            f.stage,
-            func.count(),
-            func.sum(case((f.sentiment_label == "negative", 1), else_=0)),
-            func.avg(f.sentiment_score),
-            func.avg(f.csat),
-            func.avg(f.ces),
-            func.count(f.nps),
-            func.sum(case((f.nps >= 9, 1), else_=0)),  # type: ignore[operator]
-            func.sum(case((f.nps <= 6, 1), else_=0)),  # type: ignore[operator]
-        )
-        .where(f.occurred_at > start, f.occurred_at <= end, f.kind != Kind.journey_event.value)
-        .group_by(f.stage)
+    """Per stage: volume, negatives, means and NPS parts for feedback that occurred in (start, end].
+
+    Read from the per-minute roll-ups, so `start` counts from the beginning of its minute (see `rollup`).
+    """
+    return {
+        name: numbers_of(sums)
+        for name, sums in window_sums(session=session, start=start, end=end, stage=stage)[1].items()
+    }
+
+
+def numbers_of(sums: Sums) -> StageNumbers:
+    def mean(total: float, n: int) -> float | None:
+        return _round(total / n) if n else None
+
+    return StageNumbers(
+        volume=sums.volume,
+        negative=sums.negative,
+        sentiment_mean=mean(sums.sentiment_sum, sums.volume),
+        csat_mean=mean(sums.csat_sum, sums.csat_n),
+        ces_mean=mean(sums.ces_sum, sums.ces_n),
+        nps_answers=sums.nps_n,
+        promoters=sums.promoters,
+        detractors=sums.detractors,
     )
-    if stage is not None:
-        query = query.where(f.stage == stage)
-    out: dict[str, StageNumbers] = {}
-    for row in session.execute(query):
-        out[row[0]] = StageNumbers(
-            volume=int(row[1]),
-            negative=int(row[2] or 0),
-            sentiment_mean=_round(row[3]),
-            csat_mean=_round(row[4]),
-            ces_mean=_round(row[5]),
-            nps_answers=int(row[6] or 0),
-            promoters=int(row[7] or 0),
-            detractors=int(row[8] or 0),
-        )
-    return out
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -164,7 +156,7 @@ def _alert_numbers(*, session: Session, start: datetime, end: datetime) -> tuple
 def journey_view(*, session: Session, journey: JourneyMap, window: str, now: datetime) -> JourneyView:
     """Every stage in journey order (then `unassigned`), each with its scorecard and colour."""
     span = WINDOWS[window]
-    start = now - span
+    start = floor_minute(now - span)  # the roll-ups count whole minutes back from now (see `rollup`)
     current = stage_numbers(session=session, start=start, end=now)
     previous = stage_numbers(session=session, start=start - span, end=start)
     open_counts, ack_medians = _alert_numbers(session=session, start=start, end=now)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlmodel import Session
 
+from services.accountability import rollup
 from services.accountability.bulk import bulk_insert
 from services.accountability.models import FeedbackItem
 from shared.models import ClassifiedFeedback
@@ -99,7 +100,8 @@ class StoredItem:
 
 
 def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored_at: datetime) -> list[StoredItem]:
-    """Insert the items not stored yet, in one statement; return the new ones (in input order).
+    """Insert the items not stored yet, in one statement, and count them into the per-minute roll-ups; return
+    the new ones (in input order).
 
     `INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id` on both SQLite and PostgreSQL: a replayed
     event is skipped by the database itself, so concurrent or repeated deliveries never duplicate.
@@ -110,7 +112,9 @@ def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored
     if not rows:
         return []
     new = set(bulk_insert(session=session, table=_TABLE, rows=list(rows.values()), conflict=["id"], returning="id"))
-    return [StoredItem.from_row(row) for item_id, row in rows.items() if item_id in new]
+    fresh = [row for item_id, row in rows.items() if item_id in new]
+    rollup.add_rows(session=session, rows=fresh)
+    return [StoredItem.from_row(row) for row in fresh]
 
 
 def get_feedback(*, session: Session, feedback_id: str) -> FeedbackItem | None:
@@ -120,6 +124,7 @@ def get_feedback(*, session: Session, feedback_id: str) -> FeedbackItem | None:
 def correct_stage(*, session: Session, item: FeedbackItem, stage: str, by: str, at: datetime) -> str:
     """Relabel an item's stage; keep the first classifier stage in `original_stage`. Returns the previous stage."""
     previous = item.stage
+    rollup.move(session=session, row=item.model_dump(), to_stage=stage)
     if item.original_stage is None:
         item.original_stage = previous
     item.stage = stage
