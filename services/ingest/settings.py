@@ -27,5 +27,7 @@ class IngestSettings(CommonSettings):
     health_interval_seconds: float = Field(default=1.0, gt=0, description="How often the broker is probed")
     max_future_skew_seconds: int = Field(default=600, ge=0, description="How far in the future occurred_at may be")
     linger_ms: int = Field(
-        default=10, ge=0, description="Producer linger: requests arriving together share record batches"
+        default=25,
+        ge=0,
+        description="Producer linger: requests arriving together share record batches (a single event waits this long)",
     )
