@@ -1,9 +1,10 @@
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
-from shared.models import Feedback, stable_event_id
+from shared.models import EVENT_ID_NAMESPACE, Feedback, stable_event_id
 from shared.settings import CommonSettings, refuse_placeholder_secrets
 
 
@@ -29,6 +30,12 @@ def test_event_id_is_stable_per_source_and_external_id() -> None:
     assert stable_event_id("zendesk", "42") == stable_event_id("zendesk", "42")
     assert stable_event_id("zendesk", "42") != stable_event_id("intercom", "42")
     assert stable_event_id("a", "b\x1fc") != stable_event_id("a\x1fb", "c")
+
+
+@pytest.mark.parametrize(("source", "external_id"), [("zendesk", "42"), ("é-shop", "ticket/ü 7"), ("s", "x" * 300)])
+def test_event_ids_are_rfc4122_uuid5_of_the_length_prefixed_name(source: str, external_id: str) -> None:
+    expected = uuid.uuid5(EVENT_ID_NAMESPACE, f"{len(source)}:{source}:{external_id}")
+    assert stable_event_id(source, external_id) == str(expected)
 
 
 def test_feedback_times_are_normalised_to_utc_and_text_is_bounded() -> None:
