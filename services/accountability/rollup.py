@@ -14,7 +14,6 @@ exact, and `start` moves back to the minute it falls in: a one-hour window cover
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,27 +28,15 @@ MINUTE = timedelta(minutes=1)
 _TABLE = StageMinute.__table__  # type: ignore[attr-defined]
 
 
-@dataclass
-class Sums:
-    """Additive figures of one stage over some span; means and shares are derived from them."""
-
-    volume: int = 0
-    negative: int = 0
-    sentiment_sum: float = 0.0
-    csat_sum: float = 0.0
-    csat_n: int = 0
-    ces_sum: float = 0.0
-    ces_n: int = 0
-    nps_n: int = 0
-    promoters: int = 0
-    detractors: int = 0
-
-    def add(self, other: Sums, sign: int = 1) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + sign * getattr(other, f.name))
+# The additive figures of a stage over some span, named as `StageMinute`'s columns: volume, negative,
+# sentiment_sum, csat_sum, csat_n, ces_sum, ces_n, nps_n, promoters, detractors. Means and shares derive from them.
+Sums = dict[str, float]
+COUNTERS = [c.name for c in _TABLE.columns if c.name not in ("stage", "minute")]
 
 
-COUNTERS = [f.name for f in fields(Sums)]
+def _subtract(total: Sums, part: Sums) -> None:
+    for name in COUNTERS:
+        total[name] = total.get(name, 0) - part[name]
 
 
 def _aware(when: datetime) -> datetime:
@@ -99,9 +86,7 @@ def _buckets(rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> list[dict[str,
         else:
             for i, v in enumerate(figures):
                 total[i] += sign * v
-    return [
-        {"stage": stage, "minute": minute, **vars(_sums(total))} for (stage, minute), total in sorted(totals.items())
-    ]
+    return [{"stage": stage, "minute": minute, **_sums(total)} for (stage, minute), total in sorted(totals.items())]
 
 
 def add_rows(*, session: Session, rows: Iterable[Mapping[str, Any]], sign: int = 1) -> None:
@@ -145,10 +130,9 @@ def _raw_sums(session: Session, start: datetime, end: datetime, stage: str | Non
 
 def _sums(values: Iterable[Any]) -> Sums:
     """Sums from a row of SQL aggregates in `COUNTERS` order (NULL when nothing was summed)."""
-    parts: dict[str, Any] = {
+    return {
         name: float(v or 0) if name.endswith("_sum") else int(v or 0) for name, v in zip(COUNTERS, values, strict=True)
     }
-    return Sums(**parts)
 
 
 def window_sums(
@@ -169,8 +153,8 @@ def window_sums(
     out = {row[0]: _sums(row[1:]) for row in session.execute(query)}
     if last != _aware(end):  # items after `end` in its minute (normally none: they would lie in the future)
         for name, later in _raw_sums(session, _aware(end), last, stage).items():
-            out.setdefault(name, Sums()).add(later, -1)
-    return start, {name: sums for name, sums in out.items() if sums.volume > 0}
+            _subtract(out.setdefault(name, {}), later)
+    return start, {name: sums for name, sums in out.items() if sums["volume"] > 0}
 
 
 def rebuild(*, session: Session) -> int:

@@ -73,18 +73,18 @@ def stage_numbers(
 
 
 def numbers_of(sums: Sums) -> StageNumbers:
-    def mean(total: float, n: int) -> float | None:
+    def mean(total: float, n: float) -> float | None:
         return _round(total / n) if n else None
 
     return StageNumbers(
-        volume=sums.volume,
-        negative=sums.negative,
-        sentiment_mean=mean(sums.sentiment_sum, sums.volume),
-        csat_mean=mean(sums.csat_sum, sums.csat_n),
-        ces_mean=mean(sums.ces_sum, sums.ces_n),
-        nps_answers=sums.nps_n,
-        promoters=sums.promoters,
-        detractors=sums.detractors,
+        volume=int(sums["volume"]),
+        negative=int(sums["negative"]),
+        sentiment_mean=mean(sums["sentiment_sum"], sums["volume"]),
+        csat_mean=mean(sums["csat_sum"], sums["csat_n"]),
+        ces_mean=mean(sums["ces_sum"], sums["ces_n"]),
+        nps_answers=int(sums["nps_n"]),
+        promoters=int(sums["promoters"]),
+        detractors=int(sums["detractors"]),
     )
 
 
