@@ -29,6 +29,9 @@ MAX_ID_CHARS = 200
 _RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "greater_than", "less_than"})
 
 
+_RECEIVED = EventType.feedback_received.value
+
+
 @dataclass(slots=True)
 class Record:
     """One accepted event, encoded as a CloudEvent, waiting for the broker."""
@@ -216,7 +219,7 @@ def _record(
     event = CloudEvent(
         id=feedback.id,
         source=f"/sources/{source.name}",
-        type=EventType.feedback_received.value,
+        type=_RECEIVED,
         data=data,
         time=feedback.occurred_at,
         subject=customer_id,
