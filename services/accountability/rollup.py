@@ -135,13 +135,11 @@ def _sums(values: Iterable[Any]) -> Sums:
     }
 
 
-def window_sums(
-    *, session: Session, start: datetime, end: datetime, stage: str | None = None
-) -> tuple[datetime, dict[str, Sums]]:
-    """Per stage, the sums for (start rounded down to its minute, end]; returns that start as well."""
+def window_sums(*, session: Session, start: datetime, end: datetime, stage: str | None = None) -> dict[str, Sums]:
+    """Per stage, the sums for (start rounded down to its minute, end]."""
     start, last = floor_minute(start), bucket_of(end)
     if last <= start:
-        return start, {}
+        return {}
     m = columns(StageMinute)
     query = (
         select(m.stage, *[func.sum(m[name]) for name in COUNTERS])
@@ -154,7 +152,7 @@ def window_sums(
     if last != _aware(end):  # items after `end` in its minute (normally none: they would lie in the future)
         for name, later in _raw_sums(session, _aware(end), last, stage).items():
             _subtract(out.setdefault(name, {}), later)
-    return start, {name: sums for name, sums in out.items() if sums["volume"] > 0}
+    return {name: sums for name, sums in out.items() if sums["volume"] > 0}
 
 
 def rebuild(*, session: Session) -> int:

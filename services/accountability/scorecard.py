@@ -67,8 +67,7 @@ def stage_numbers(
     Read from the per-minute roll-ups, so `start` counts from the beginning of its minute (see `rollup`).
     """
     return {
-        name: numbers_of(sums)
-        for name, sums in window_sums(session=session, start=start, end=end, stage=stage)[1].items()
+        name: numbers_of(sums) for name, sums in window_sums(session=session, start=start, end=end, stage=stage).items()
     }
 
 
