@@ -32,7 +32,7 @@ times = st.one_of(
 events = st.fixed_dictionaries(
     {},
     optional={
-        "external_id": st.one_of(st.text(max_size=300), st.integers(), st.none()),
+        "external_id": st.one_of(st.text(max_size=300), st.integers(-(2**63), 2**63 - 1), st.none()),
         "text": st.one_of(st.text(max_size=200), st.integers(10_001, 10_003).map(lambda n: "x" * n), json_values),
         "channel": st.one_of(st.sampled_from(["call", "chat", "social", "review", "survey", "fax"]), json_values),
         "kind": st.one_of(
