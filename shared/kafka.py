@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ConsumerStoppedError, KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter, Gauge
@@ -36,13 +36,23 @@ DLQ_RECORDS = Counter(
 BatchHandler = Callable[[list[ConsumerRecord]], Awaitable[None]]
 
 
-def make_producer(settings: KafkaSettings, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
-    """A producer that waits for all in-sync replicas: a send returns only once the broker has it."""
+def make_producer(
+    settings: KafkaSettings, *, client_id: str, linger_ms: int = 5, transactional_id: str | None = None
+) -> AIOKafkaProducer:
+    """A producer that waits for all in-sync replicas: a send returns only once the broker has it.
+
+    With `transactional_id` (Apache Kafka only) it is transactional: see `ConsumerLoop(transactional=...)`."""
+    if transactional_id is not None and settings.engine != "kafka":
+        raise ValueError("transactions need Apache Kafka: the embedded broker has no transactional producer")
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         client_id=client_id,
         acks="all",
-        enable_idempotence=settings.enable_idempotence,
+        enable_idempotence=settings.idempotent or transactional_id is not None,
+        transactional_id=transactional_id,
+        # An instance that dies mid-transaction blocks read_committed readers until the broker aborts it: keep
+        # that short. A restart with the same id aborts it at once.
+        transaction_timeout_ms=10000,
         linger_ms=linger_ms,
         max_request_size=settings.max_request_size,
         request_timeout_ms=settings.request_timeout_ms,
@@ -63,8 +73,9 @@ def make_consumer(settings: KafkaSettings, *, group: str, topics: Sequence[str],
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         request_timeout_ms=max(settings.request_timeout_ms, settings.session_timeout_ms + 5000),
         max_partition_fetch_bytes=settings.max_request_size,
-        # Tansu does not answer a waiting fetch early when records arrive: a short wait keeps each hop fast.
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        # Tansu does not answer a waiting fetch early when records arrive: a short wait keeps each hop fast there.
+        fetch_max_wait_ms=settings.fetch_wait_ms,
+        isolation_level=settings.isolation_level,
         fetch_max_bytes=max(52428800, settings.max_request_size),
     )
 
@@ -133,6 +144,10 @@ class ConsumerLoop:
     `handle` must finish the work (produce acknowledged, rows committed) or raise. A raised
     `KafkaError` or `RetryableError` makes the loop back off and re-read from the last commit;
     `handle` itself decides which records are poison and sends them to the DLQ.
+
+    With `transactional` (a transactional producer, Apache Kafka only) every poll is one Kafka transaction:
+    what `handle` produces through that producer and the consumer's new offsets commit together or not at all,
+    so a crash mid-batch leaves no record visible to `read_committed` readers and the batch is read again.
     """
 
     def __init__(
@@ -145,8 +160,10 @@ class ConsumerLoop:
         poll_timeout_ms: int = 200,
         min_poll_interval_ms: int = 0,
         max_backoff: float = 5.0,
+        transactional: AIOKafkaProducer | None = None,
     ) -> None:
         self.consumer = consumer
+        self.transactional = transactional
         self.min_poll_interval = min_poll_interval_ms / 1000
         self.handle = handle
         self.group = group
@@ -187,8 +204,7 @@ class ConsumerLoop:
                 # order within each partition (and so per key, per customer).
                 polled = {tp: records for tp, records in batches.items() if records}
                 if polled:
-                    await self.handle([record for records in polled.values() for record in records])
-                    await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in polled.items()})
+                    await self._process(polled)
                     for tp, records in polled.items():
                         CONSUMER_RECORDS.labels(self.group, tp.topic).inc(len(records))
                 await self._export_lag()
@@ -206,6 +222,18 @@ class ConsumerLoop:
                 log.exception("consumer handler failed", extra={"group": self.group})
                 await self._back_off(exc, backoff, kind="handler")
                 backoff = min(backoff * 2, self.max_backoff)
+
+    async def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Hand the poll to `handle`, then commit `offset + 1` per partition (in the transaction, if any)."""
+        records = [record for records in polled.values() for record in records]
+        offsets = {tp: records[-1].offset + 1 for tp, records in polled.items()}
+        if self.transactional is None:
+            await self.handle(records)
+            await self.consumer.commit(offsets)
+            return
+        async with self.transactional.transaction():
+            await self.handle(records)
+            await self.transactional.send_offsets_to_transaction(offsets, self.group)
 
     async def _pace(self, polled_at: float) -> None:
         """Poll at most once per `min_poll_interval` while the polls come back short of a full batch.
@@ -237,7 +265,8 @@ class ConsumerLoop:
         await asyncio.sleep(delay)
 
     async def _export_lag(self) -> None:
-        """Lag = high watermark - position (Tansu's ListOffsets "latest" is wrong, so not end_offsets)."""
+        """Lag = high watermark - position, from the last fetch: right on both brokers and free (no request).
+        `end_offsets` would cost a ListOffsets request per export, and Tansu answers "latest" wrongly."""
         for tp in self.consumer.assignment():
             high = self.consumer.highwater(tp)
             if high is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_JOURNEY_MAP = Path(__file__).with_name("journey_default.yaml")
@@ -47,19 +48,55 @@ class Topics(BaseModel):
 
 
 class KafkaSettings(BaseModel):
+    """Client settings for one broker. `engine` says which: Apache Kafka (production) or the embedded Tansu;
+    the settings left unset take that engine's defaults (`_ENGINE_DEFAULTS`)."""
+
     bootstrap_servers: str = "127.0.0.1:9092"
-    # Tansu (the embedded broker) rejects aiokafka's InitProducerId v0: on for Apache Kafka only.
-    enable_idempotence: bool = False
+    engine: Literal["kafka", "tansu"] = "kafka"
+    # Tansu rejects aiokafka's InitProducerId v0, so the idempotent producer is on for Apache Kafka only.
+    enable_idempotence: bool | None = None
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1500
     request_timeout_ms: int = 5000
     max_request_size: int = 2 * 1024 * 1024
-    fetch_max_wait_ms: int = 50
-    min_poll_interval_ms: int = 50
+    # Kafka answers a waiting fetch as soon as a record arrives, Tansu only when the wait is over.
+    fetch_max_wait_ms: int | None = None
+    # Pacing short polls (ConsumerLoop._pace) keeps Tansu's per-fetch cost down; Kafka has no such cost.
+    min_poll_interval_ms: int | None = None
     # 3, not Kafka's usual 6+: the embedded broker's fetch cost grows with the record batches a partition
     # retains, and fewer partitions mean fuller batches (docs/performance.md). docker-compose sets 6 for Kafka.
     partitions: int = 3
     topics: Topics = Field(default_factory=Topics)
+
+    @model_validator(mode="after")
+    def _engine_defaults(self) -> KafkaSettings:
+        for name, value in _ENGINE_DEFAULTS[self.engine].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        return self
+
+    @property
+    def idempotent(self) -> bool:
+        return bool(self.enable_idempotence)
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        return int(self.fetch_max_wait_ms or 0)
+
+    @property
+    def poll_interval_ms(self) -> int:
+        return int(self.min_poll_interval_ms or 0)
+
+    @property
+    def isolation_level(self) -> str:
+        """`read_committed` on Kafka, so a consumer never sees an aborted transaction's records."""
+        return "read_committed" if self.engine == "kafka" else "read_uncommitted"
+
+
+_ENGINE_DEFAULTS: dict[str, dict[str, object]] = {
+    "kafka": {"enable_idempotence": True, "fetch_max_wait_ms": 500, "min_poll_interval_ms": 0},
+    "tansu": {"enable_idempotence": False, "fetch_max_wait_ms": 50, "min_poll_interval_ms": 50},
+}
 
 
 class CommonSettings(BaseSettings):
@@ -70,11 +107,12 @@ class CommonSettings(BaseSettings):
     environment: str = Field(default="development", validation_alias="JOURNEYLINE_ENV")
     log_level: str = Field(default="INFO", validation_alias="JOURNEYLINE_LOG_LEVEL")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    kafka_enable_idempotence: bool = Field(default=False, validation_alias="KAFKA_ENABLE_IDEMPOTENCE")
+    kafka_engine: Literal["kafka", "tansu"] = Field(default="kafka", validation_alias="KAFKA_ENGINE")
+    kafka_enable_idempotence: bool | None = Field(default=None, validation_alias="KAFKA_ENABLE_IDEMPOTENCE")
     kafka_partitions: int = Field(default=3, ge=1, validation_alias="KAFKA_PARTITIONS")
     kafka_session_timeout_ms: int = Field(default=6000, validation_alias="KAFKA_SESSION_TIMEOUT_MS")
-    kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
-    kafka_min_poll_interval_ms: int = Field(default=50, ge=0, validation_alias="KAFKA_MIN_POLL_INTERVAL_MS")
+    kafka_fetch_max_wait_ms: int | None = Field(default=None, ge=0, validation_alias="KAFKA_FETCH_MAX_WAIT_MS")
+    kafka_min_poll_interval_ms: int | None = Field(default=None, ge=0, validation_alias="KAFKA_MIN_POLL_INTERVAL_MS")
     topic_prefix: str = Field(default="", validation_alias="JOURNEYLINE_TOPIC_PREFIX")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     journey_map: Path = Field(default=DEFAULT_JOURNEY_MAP, validation_alias="JOURNEYLINE_JOURNEY_MAP")
@@ -91,6 +129,7 @@ class CommonSettings(BaseSettings):
     def kafka(self) -> KafkaSettings:
         return KafkaSettings(
             bootstrap_servers=self.kafka_bootstrap_servers,
+            engine=self.kafka_engine,
             enable_idempotence=self.kafka_enable_idempotence,
             session_timeout_ms=self.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(500, self.kafka_session_timeout_ms // 4),

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from services.cli.brokers import broker_kind
 from services.cli.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+BROKER_KIND = broker_kind()  # JOURNEYLINE_BROKER: tansu (default) or kafka
+ENGINE = BROKER_KIND  # the KafkaSettings.engine of that broker
 
 
 class ServiceProcess:

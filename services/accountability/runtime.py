@@ -58,7 +58,7 @@ class Runtime:
             self.handler.handle,
             group=self.group,
             max_records=settings.max_batch,
-            min_poll_interval_ms=kafka.min_poll_interval_ms,
+            min_poll_interval_ms=kafka.poll_interval_ms,
         )
         self._tasks: list[asyncio.Task[None]] = []
 

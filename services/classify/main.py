@@ -17,7 +17,7 @@ from services.classify.settings import ClassifySettings
 from services.classify.training import CorrectionStore, load_or_train
 from shared.http import install_problem_handlers, ops_router
 from shared.journey import load_journey_map
-from shared.kafka import ConsumerLoop, broker_reachable, make_consumer, make_producer
+from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.logging import configure_logging
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     classifier = Classifier(journey, model, threshold, trust_stage_hints=settings.trust_stage_hints)
     metrics.init_metrics(stages=journey.stage_ids, backend=classifier.backend_name)
     kafka, topics = settings.kafka, settings.topics
+    group, corrections_group = topics.group("classify"), topics.group("classify-corrections")
+    if settings.exactly_once and kafka.engine != "kafka":
+        raise RuntimeError("CLASSIFY_EXACTLY_ONCE needs Apache Kafka (KAFKA_ENGINE=kafka)")
+    await ensure_topics(kafka, [topics.received, topics.classified, topics.dlq, topics.corrections])
     producer = make_producer(kafka, client_id="classify")
     await producer.start()
-    group, corrections_group = topics.group("classify"), topics.group("classify-corrections")
+    # With exactly-once, classified records (and the DLQ copies) go through a transactional producer of their own,
+    # whose id stays the same across restarts of this instance: a restart aborts what the dead one left open.
+    transactional = (
+        make_producer(kafka, client_id="classify-tx", transactional_id=f"{group}-{settings.instance_id}")
+        if settings.exactly_once
+        else None
+    )
+    if transactional is not None:
+        await transactional.start()
     feedback_consumer = make_consumer(kafka, group=group, topics=[topics.received], client_id="classify")
     corrections_consumer = make_consumer(
         kafka, group=corrections_group, topics=[topics.corrections], client_id="classify-corrections"
@@ -55,10 +67,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     loops = [
         ConsumerLoop(
             feedback_consumer,
-            ClassifyHandler(classifier=classifier, producer=producer, topics=topics, group=group),
+            ClassifyHandler(classifier=classifier, producer=transactional or producer, topics=topics, group=group),
             group=group,
             max_records=settings.max_batch,
-            min_poll_interval_ms=kafka.min_poll_interval_ms,
+            min_poll_interval_ms=kafka.poll_interval_ms,
+            transactional=transactional,
         ),
         ConsumerLoop(
             corrections_consumer,
@@ -82,6 +95,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for loop in loops:
             await loop.stop()
         await producer.stop()
+        if transactional is not None:
+            await transactional.stop()
 
 
 app = FastAPI(title="Journeyline classify", version="0.1.0", lifespan=lifespan)

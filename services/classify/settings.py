@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -24,3 +25,11 @@ class ClassifySettings(CommonSettings):
     )
     trust_stage_hints: bool = Field(default=True, description="Take a source's stage_hint as the stage")
     max_batch: int = Field(default=500, ge=1, le=10_000, description="Records per consumer batch")
+    exactly_once: bool = Field(
+        default=False,
+        description="Apache Kafka only: consume, produce and commit offsets in one transaction per batch",
+    )
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        description="Stable per classify instance (the transactional id's suffix): a restart fences its old self",
+    )

@@ -62,7 +62,7 @@ async def _one(args: argparse.Namespace, *, linger_ms: int, poll_interval_ms: in
         await admin.start()
         await admin.create_topics([NewTopic("hop", args.partitions, 1)])
         await admin.close()
-        kafka = KafkaSettings(bootstrap_servers=servers)  # the services' client settings (fetch wait 50 ms)
+        kafka = KafkaSettings(engine="tansu", bootstrap_servers=servers)  # the services' client settings
         producer = make_producer(kafka, client_id="bench-broker", linger_ms=linger_ms)
         consumer = make_consumer(kafka, group="hop", topics=["hop"], client_id="bench-broker")
         await producer.start()

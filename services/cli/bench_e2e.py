@@ -31,7 +31,8 @@ from typing import Any
 import httpx
 import orjson
 
-from services.cli.embedded import EmbeddedBroker, free_port
+from services.cli.brokers import broker_kind, make_broker
+from services.cli.embedded import free_port
 from shared.kafka import ensure_topics
 from shared.models import stable_event_id
 from shared.settings import CommonSettings, KafkaSettings, Topics
@@ -57,6 +58,12 @@ def register_bench(sub: Any) -> None:
     parser.add_argument("--drain", type=float, default=60.0, help="longest wait for the last events to be stored")
     parser.add_argument("--rss-bound-mb", type=float, default=100.0, help="allowed VmRSS growth per service (MiB)")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (database, logs)")
+    parser.add_argument(
+        "--broker",
+        choices=("tansu", "kafka"),
+        default=None,
+        help="the broker to start: tansu (embedded) or kafka (Apache Kafka); default JOURNEYLINE_BROKER, else tansu",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -319,20 +326,24 @@ def _ms(values: list[float]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="journeyline-e2e-"))
-    broker = EmbeddedBroker(port=free_port(), log_path=run_dir / "broker.log")
+    broker = make_broker(args.broker or broker_kind(), run_dir)
     services: list[Service] = []
     try:
         broker.start()
+        print(f"e2e broker: {'Apache Kafka (disk)' if broker.engine == 'kafka' else 'embedded Tansu (memory)'}")
         prefix = f"e2e{uuid.uuid4().hex[:6]}."
         partitions = CommonSettings().kafka_partitions  # KAFKA_PARTITIONS, as the services read it
         kafka = KafkaSettings(
-            bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=prefix), partitions=partitions
+            engine=broker.engine,
+            bootstrap_servers=broker.bootstrap_servers,
+            topics=Topics(prefix=prefix),
+            partitions=partitions,
         )
         asyncio.run(ensure_topics(kafka))
         db = run_dir / "journeyline.db"
         env = {
             **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            **broker.client_env(),
             "JOURNEYLINE_TOPIC_PREFIX": prefix,
             "DATABASE_URL": f"sqlite:///{db}",
             "JOURNEYLINE_ENV": "development",
@@ -342,8 +353,9 @@ def _run(args: argparse.Namespace) -> int:
         services = [_start(name, env, run_dir) for name in SERVICES]
         for service in services:
             _wait_ready(service)
-        assert broker.process is not None
-        pids = {"broker": broker.process.pid, **{s.name: s.process.pid for s in services}}
+        process = getattr(broker, "process", None)
+        assert process is not None
+        pids = {"broker": process.pid, **{s.name: s.process.pid for s in services}}
         rss_start = {name: rss_mib(pid) for name, pid in pids.items()}
         pids["benchmark (load generator, reader)"] = os.getpid()
         cpu_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -426,7 +438,9 @@ def _report(
         bounded = name == "broker" or growth <= args.rss_bound_mb
         if not bounded:
             over.append(name)
-        note = " (memory-only broker: grows with retained records, not bounded)" if name == "broker" else ""
+        note = (
+            " (the broker: Tansu keeps records in memory; Kafka's JVM heap and page cache)" if name == "broker" else ""
+        )
         print(f"e2e rss {name}: start={start[name]:.0f}MiB end={end[name]:.0f}MiB growth={growth:+.0f}MiB{note}")
     print(
         f"e2e rss growth bound {args.rss_bound_mb:.0f}MiB per service: {'met' if not over else 'NOT met: ' + ', '.join(over)}"

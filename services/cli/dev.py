@@ -1,4 +1,5 @@
-"""`journeyline dev`: the whole system on one machine - embedded broker, SQLite file, three services."""
+"""`journeyline dev`: the whole system on one machine - a broker (the embedded Tansu, or Apache Kafka with
+`--broker kafka`), a SQLite file and the three services."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from services.cli.embedded import EmbeddedBroker, port_open
+from services.cli.brokers import Broker, make_broker
+from services.cli.embedded import port_open
 from shared.kafka import ensure_topics
 from shared.settings import CommonSettings
 
@@ -38,11 +40,17 @@ class Child:
 
 class DevStack:
     def __init__(
-        self, *, var_dir: Path, broker_port: int, ports: dict[str, int] | None = None, host: str = "127.0.0.1"
+        self,
+        *,
+        var_dir: Path,
+        broker_port: int,
+        ports: dict[str, int] | None = None,
+        host: str = "127.0.0.1",
+        broker_kind: str = "tansu",
     ) -> None:
-        self.var_dir, self.broker_port, self.host = var_dir, broker_port, host
+        self.var_dir, self.broker_port, self.host, self.broker_kind = var_dir, broker_port, host, broker_kind
         self.ports = {**SERVICES, **(ports or {})}
-        self.broker: EmbeddedBroker | None = None
+        self.broker: Broker | None = None
         self.children: list[Child] = []
         self.stopping = False
         self.demo_key = ""
@@ -51,16 +59,23 @@ class DevStack:
         env = dict(os.environ)
         env.setdefault("DATABASE_URL", f"sqlite:///{(self.var_dir / 'journeyline.db').resolve()}")
         if self.broker is not None:
-            env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+            env.update(self.broker.client_env())
         env.setdefault("JOURNEYLINE_ENV", "development")
         return env
 
     def start(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-            self.broker = EmbeddedBroker(self.host, self.broker_port, log_path=self.var_dir / "broker.log")
+            self.broker = make_broker(self.broker_kind, self.var_dir, port=self.broker_port, host=self.host)
+            if self.broker_kind == "kafka":
+                _say("broker       starting Apache Kafka (the first start resolves it through Maven)")
             self.broker.start()
-            _say(f"broker       embedded Tansu on {self.broker.bootstrap_servers} (memory only)")
+            what = (
+                "Apache Kafka, storage in " + str(self.var_dir / "kafka")
+                if self.broker_kind == "kafka"
+                else ("embedded Tansu (memory only)")
+            )
+            _say(f"broker       {what} on {self.broker.bootstrap_servers}")
         else:
             _say(f"broker       {os.environ['KAFKA_BOOTSTRAP_SERVERS']} (from KAFKA_BOOTSTRAP_SERVERS)")
         env = self.env()
@@ -94,8 +109,9 @@ class DevStack:
                 if child.process.poll() is not None:
                     _say(f"{child.name} exited with code {child.process.returncode}; stopping everything")
                     return 1
-            if self.broker is not None and self.broker.process is not None and self.broker.process.poll() is not None:
-                _say("the embedded broker exited; stopping everything")
+            process = getattr(self.broker, "process", None)
+            if self.broker is not None and process is not None and process.poll() is not None:
+                _say("the broker exited; stopping everything")
                 return 1
             time.sleep(0.3)
         return 0
@@ -121,6 +137,7 @@ def _settings_from(env: dict[str, str]) -> CommonSettings:
     keys = {
         "DATABASE_URL",
         "KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_ENGINE",
         "JOURNEYLINE_TOPIC_PREFIX",
         "KAFKA_PARTITIONS",
         "JOURNEYLINE_ENV",
@@ -152,8 +169,10 @@ def _say(line: str) -> None:
     print(f"journeyline  {line}", flush=True)
 
 
-def run_dev(*, var_dir: Path, broker_port: int = 9092, ports: dict[str, int] | None = None) -> int:
-    stack = DevStack(var_dir=var_dir, broker_port=broker_port, ports=ports)
+def run_dev(
+    *, var_dir: Path, broker_port: int = 9092, ports: dict[str, int] | None = None, broker: str = "tansu"
+) -> int:
+    stack = DevStack(var_dir=var_dir, broker_port=broker_port, ports=ports, broker_kind=broker)
 
     def _on_signal(signum: int, _frame: object) -> None:
         stack.stopping = True

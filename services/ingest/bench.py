@@ -20,14 +20,15 @@ import httpx
 import orjson
 from sqlmodel import Session
 
-from services.cli.embedded import EmbeddedBroker, free_port
+from services.cli.brokers import broker_kind, make_broker
+from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
 from services.ingest.service import add_source, create_tables
 from shared.cloudevents import CloudEvent, encode
 from shared.db import make_engine
 from shared.kafka import ensure_topics, make_producer
 from shared.models import Channel, EventType, Feedback, stable_event_id, utcnow
-from shared.settings import KafkaSettings, Topics
+from shared.settings import CommonSettings, KafkaSettings, Topics
 
 _TEXTS = (
     "I was charged twice for my March invoice and the refund still has not arrived after ten days.",
@@ -46,6 +47,12 @@ def register_bench(sub: Any) -> None:
     parser.add_argument("--rate", type=int, default=500, help="single-event requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the single-event run")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), help="use this broker")
+    parser.add_argument(
+        "--broker",
+        choices=("tansu", "kafka"),
+        default=None,
+        help="without --bootstrap: start this broker (default JOURNEYLINE_BROKER, else tansu)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -224,10 +231,13 @@ def _run(args: argparse.Namespace) -> int:
     import uvloop
 
     work = Path(tempfile.mkdtemp(prefix="jl-bench-ingest-"))
-    broker = None if args.bootstrap else EmbeddedBroker(port=free_port(), log_path=work / "broker.log").start()
+    kind = args.broker or broker_kind()
+    broker = None if args.bootstrap else make_broker(kind, work).start()
     bootstrap = args.bootstrap or (broker.bootstrap_servers if broker else "")
+    engine_name = broker.engine if broker else CommonSettings().kafka_engine
+    print(f"broker: {'Apache Kafka' if engine_name == 'kafka' else 'embedded Tansu'} on {bootstrap}", flush=True)
     prefix = f"bench{uuid.uuid4().hex[:8]}."
-    kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
+    kafka = KafkaSettings(engine=engine_name, bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
     db_url = f"sqlite:///{work / 'ingest.db'}"
     engine = make_engine(db_url)
     create_tables(engine)
@@ -236,7 +246,8 @@ def _run(args: argparse.Namespace) -> int:
         _, key = add_source(session=session, source=bench)
     engine.dispose()
     port = free_port()
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JOURNEYLINE_TOPIC_PREFIX": prefix, "DATABASE_URL": db_url}
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_ENGINE": engine_name}
+    env |= {"JOURNEYLINE_TOPIC_PREFIX": prefix, "DATABASE_URL": db_url}
     env["JOURNEYLINE_LOG_LEVEL"] = "WARNING"
     proc = None
     try:

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 
 from services.ingest import metrics
 from services.ingest.intake import Record
-from shared.kafka import broker_reachable, make_producer
+from shared.kafka import broker_reachable, ensure_topics, make_producer
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ class Publisher:
         producer = make_producer(self.kafka, client_id="journeyline-ingest", linger_ms=self.linger_ms)
         try:
             await asyncio.wait_for(producer.start(), max(self.timeout, 3.0))
+            # Apache Kafka in production does not create topics on first use: make sure ours is there.
+            await asyncio.wait_for(ensure_topics(self.kafka, [self.topic]), max(self.timeout, 10.0))
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("broker not reachable at start", extra={"error": type(exc).__name__})
             with contextlib.suppress(KafkaError, OSError, TimeoutError):

@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.cli.embedded import EmbeddedBroker
+from services.cli.brokers import Broker
 from shared.settings import KafkaSettings
 from tests.support import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 
-def _env(broker: EmbeddedBroker, kafka: KafkaSettings, sqlite_url: str, **extra: str) -> dict[str, str]:
+def _env(broker: Broker, kafka: KafkaSettings, sqlite_url: str, **extra: str) -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "JOURNEYLINE_TOPIC_PREFIX": kafka.topics.prefix,
@@ -26,7 +26,7 @@ def _env(broker: EmbeddedBroker, kafka: KafkaSettings, sqlite_url: str, **extra:
 
 
 def test_runs_as_a_process_with_ops_routes_and_gauges(
-    broker: EmbeddedBroker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
+    broker: Broker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
 ) -> None:
     service = ServiceProcess(
         "accountability", _env(broker, kafka, sqlite_url, ACCOUNTABILITY_READ_TOKEN="reader"), tmp_path
@@ -55,7 +55,7 @@ def test_runs_as_a_process_with_ops_routes_and_gauges(
 
 
 def test_production_refuses_placeholder_tokens(
-    broker: EmbeddedBroker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
+    broker: Broker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
 ) -> None:
     service = ServiceProcess("accountability", _env(broker, kafka, sqlite_url, JOURNEYLINE_ENV="production"), tmp_path)
     with pytest.raises(RuntimeError, match="ACCOUNTABILITY_READ_TOKEN"):
@@ -64,7 +64,7 @@ def test_production_refuses_placeholder_tokens(
 
 
 def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
-    broker: EmbeddedBroker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
+    broker: Broker, kafka: KafkaSettings, sqlite_url: str, tmp_path: Path
 ) -> None:
     """Every customer contacts three times: after a SIGKILL and restart, each has exactly one moment of truth."""
     import asyncio

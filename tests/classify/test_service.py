@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.cli.embedded import EmbeddedBroker
+from services.cli.brokers import Broker
 from shared.cloudevents import CloudEvent, decode, encode
 from shared.kafka import header
 from shared.models import EventType, utcnow
@@ -38,9 +38,7 @@ def _event(text: str, **overrides: object) -> CloudEvent:
 
 
 @pytest.fixture
-def classify(
-    kafka: KafkaSettings, broker: EmbeddedBroker, topic_prefix: str, tmp_path: Path
-) -> Iterator[ServiceProcess]:
+def classify(kafka: KafkaSettings, broker: Broker, topic_prefix: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "JOURNEYLINE_TOPIC_PREFIX": topic_prefix,

@@ -25,9 +25,10 @@ import httpx
 import pytest
 import yaml
 
-from services.cli.embedded import EmbeddedBroker, free_port
+from services.cli.brokers import Broker
+from services.cli.embedded import free_port
 from tests.deploy import promql
-from tests.support import ServiceProcess
+from tests.support import ENGINE, ServiceProcess
 
 ROOT = promql.ROOT
 SERVICES = ("ingest", "classify", "accountability")
@@ -133,7 +134,7 @@ def _wait(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prometheus, promtool = _tool("prometheus"), _tool("promtool")
     missing = [name for name in SERVICES if not (ROOT / "services" / name / "main.py").exists()]
     if missing:
@@ -155,7 +156,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
     from shared.kafka import ensure_topics
     from shared.settings import KafkaSettings, Topics
 
-    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=prefix))
+    kafka = KafkaSettings(engine=ENGINE, bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=prefix))
     _run_async(ensure_topics(kafka))
     services: dict[str, ServiceProcess] = {}
     prom: subprocess.Popen[bytes] | None = None

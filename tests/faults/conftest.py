@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.embedded import EmbeddedBroker
+from services.cli.brokers import Broker
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings, Topics
 from tests.conftest import fresh_postgres_database
 from tests.faults.stack import Stack, stack_env
-from tests.support import ROOT
+from tests.support import ENGINE, ROOT
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +43,10 @@ def _accountability_database(tmp: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="package")
-def shared_stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+def shared_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("faults")
     kafka = KafkaSettings(
-        bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=f"f{uuid.uuid4().hex[:10]}.")
+        engine=ENGINE, bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=f"f{uuid.uuid4().hex[:10]}.")
     )
     asyncio.run(ensure_topics(kafka))
     with _accountability_database(tmp) as database_url:

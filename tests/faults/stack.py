@@ -19,7 +19,7 @@ from sqlalchemy import text
 from shared.db import make_engine
 from shared.models import stable_event_id
 from shared.settings import KafkaSettings, Topics
-from tests.support import ROOT, ServiceProcess
+from tests.support import ENGINE, ROOT, ServiceProcess
 
 READ_TOKEN = os.environ.get("ACCOUNTABILITY_READ_TOKEN", "change-me-read")
 READ = {"Authorization": f"Bearer {READ_TOKEN}"}
@@ -82,7 +82,9 @@ class Stack:
     ) -> None:
         self.env, self.log_dir, self.overrides = env, log_dir, overrides or {}
         self.kafka = kafka or KafkaSettings(
-            bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], topics=Topics(prefix=env["JOURNEYLINE_TOPIC_PREFIX"])
+            engine=ENGINE,
+            bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+            topics=Topics(prefix=env["JOURNEYLINE_TOPIC_PREFIX"]),
         )
         self.services = {name: self.process(name) for name in names}
         self.key = ""

@@ -8,32 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.cli.embedded import EmbeddedBroker, free_port
+from services.cli.brokers import Broker
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings, Topics
 from tests.faults.stack import Load, Stack, assert_stored_exactly_once, running, stack_env, wait_until
+from tests.support import ENGINE
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker(port=free_port(), log_path=tmp_path / "own-broker.log") as started:
-        yield started
-
-
 def _create_topics(bootstrap: str, prefix: str) -> None:
-    asyncio.run(ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))))
+    asyncio.run(ensure_topics(KafkaSettings(engine=ENGINE, bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))))
 
 
 def test_broker_stop_gives_fast_503s_never_202_and_new_events_flow_after_it_returns(
-    own_broker: EmbeddedBroker, topic_prefix: str, tmp_path: Path, model_dir: Path
+    own_broker: Broker, topic_prefix: str, tmp_path: Path, model_dir: Path
 ) -> None:
     _create_topics(own_broker.bootstrap_servers, topic_prefix)
     env = stack_env(

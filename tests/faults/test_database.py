@@ -17,14 +17,14 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.settings import KafkaSettings
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import postgres_admin_url
 from tests.faults.stack import Load, Stack, assert_stored_exactly_once, stored_rows, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def _set_connections(database: str, *, allowed: bool) -> None:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
         if not allowed:
             admin.execute(

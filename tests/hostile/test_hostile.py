@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from services.cli.embedded import EmbeddedBroker
+from services.cli.brokers import Broker
 from tests.faults.stack import READ_TOKEN, Stack, stack_env
 from tests.hostile.corpus import CASES, Case
 
@@ -82,7 +82,7 @@ def _dechunk(data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def services(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def services(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("hostile")
     env = stack_env(broker.bootstrap_servers, f"h{uuid.uuid4().hex[:10]}.", f"sqlite:///{tmp / 'hostile.db'}")
     stack = Stack(env, tmp, names=("ingest", "accountability"))

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from services.cli.embedded import EmbeddedBroker
+from services.cli.brokers import Broker
 from services.ingest.models import Adapter, SourceCreate
 from services.ingest.service import add_source, create_tables
 from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.models import Channel
 from shared.settings import KafkaSettings, Topics
-from tests.support import ServiceProcess
+from tests.support import ENGINE, ServiceProcess
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -47,7 +47,7 @@ def start_ingest_without_broker(bootstrap: str, workdir: Path, **env: str) -> In
 
 def _start(bootstrap: str, workdir: Path, *, create_topics: bool, **env: str) -> Ingest:
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
+    kafka = KafkaSettings(engine=ENGINE, bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
     if create_topics:
         asyncio.run(ensure_topics(kafka))
     database_url = f"sqlite:///{workdir / 'ingest.db'}"
@@ -79,7 +79,7 @@ def _start(bootstrap: str, workdir: Path, *, create_topics: bool, **env: str) ->
 
 
 @pytest.fixture(scope="module")
-def ingest(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
+def ingest(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
     running = start_ingest(broker.bootstrap_servers, tmp_path_factory.mktemp("ingest"))
     try:
         yield running

@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.cli.embedded import EmbeddedBroker, free_port
+from services.cli.brokers import Broker, make_broker
+from services.cli.embedded import free_port
 from shared.kafka import ensure_topics
 from tests.ingest.conftest import Ingest, start_ingest, start_ingest_without_broker
 from tests.ingest.test_service import consume
+from tests.support import BROKER_KIND
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker(port=free_port(), log_path=tmp_path / "own-broker.log") as running:
-        yield running
 
 
 def _post(ingest: Ingest, external_id: str) -> tuple[httpx.Response, float]:
@@ -37,9 +32,7 @@ def _post(ingest: Ingest, external_id: str) -> tuple[httpx.Response, float]:
     return response, time.monotonic() - started
 
 
-async def test_broker_down_gives_503_fast_and_recovery_needs_no_restart(
-    own_broker: EmbeddedBroker, tmp_path: Path
-) -> None:
+async def test_broker_down_gives_503_fast_and_recovery_needs_no_restart(own_broker: Broker, tmp_path: Path) -> None:
     ingest = await asyncio.to_thread(
         start_ingest, own_broker.bootstrap_servers, tmp_path, INGEST_HEALTH_INTERVAL_SECONDS="0.5"
     )
@@ -79,7 +72,7 @@ async def test_broker_down_gives_503_fast_and_recovery_needs_no_restart(
 
 async def test_started_before_the_broker_it_answers_503_then_becomes_ready(tmp_path: Path) -> None:
     port = free_port()
-    broker = EmbeddedBroker(port=port, log_path=tmp_path / "late-broker.log")
+    broker = make_broker(BROKER_KIND, tmp_path / "late-broker", port=port)
     ingest = await asyncio.to_thread(
         start_ingest_without_broker, f"127.0.0.1:{port}", tmp_path, INGEST_HEALTH_INTERVAL_SECONDS="0.5"
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from services.cli.embedded import EmbeddedBroker
+from services.cli.brokers import Broker
 from tests.support import ROOT, ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ def _add_source(env: dict[str, str], name: str, channel: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
     """The three services as processes, shared by this module's tests (each test uses its own source)."""
     tmp_path = tmp_path_factory.mktemp("pipeline")
     topic_prefix = f"t{uuid.uuid4().hex[:10]}."
