@@ -96,6 +96,7 @@ def test_production_settings_and_secrets_from_the_environment(compose: dict[str,
         env = compose["services"][name]["environment"]
         assert env["JOURNEYLINE_ENV"] == "production"
         assert env["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
+        assert env["KAFKA_ENGINE"] == "kafka"
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         assert env["DATABASE_URL"].startswith("postgresql://")
         assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
@@ -160,3 +161,15 @@ def test_docker_compose_accepts_the_file() -> None:
     )
     assert refused.returncode != 0
     assert "POSTGRES_PASSWORD" in refused.stderr
+
+
+def test_compose_runs_the_kafka_the_tests_run_with_the_same_settings(compose: dict[str, Any]) -> None:
+    from services.cli.apache_kafka import KAFKA_VERSION
+    from shared.settings import KafkaSettings
+
+    services = compose["services"]
+    for name in ("kafka", "kafka-init"):
+        assert services[name]["image"] == f"apache/kafka:{KAFKA_VERSION}", name
+    assert str(KafkaSettings().partitions) in services["kafka"]["environment"]["KAFKA_NUM_PARTITIONS"]
+    assert services["classify"]["environment"]["CLASSIFY_EXACTLY_ONCE"].endswith("true}")
+    assert services["kafka"]["environment"]["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == 1

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.cli.embedded import free_port, port_open
-from tests.support import ROOT
+from tests.support import BROKER_KIND, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,24 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 120.0
     raise AssertionError(f"no {marker!r} from journeyline dev; it printed:\n" + "\n".join(lines))
 
 
-def test_dev_runs_everything_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(kind, marks=pytest.mark.skipif(kind != BROKER_KIND, reason=f"runs in the {kind} test pass"))
+        for kind in ("tansu", "kafka")
+    ],
+)
+def test_dev_runs_everything_and_stops_everything_on_sigterm(kind: str, tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("broker", "ingest", "classify", "accountability")}
-    env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "KAFKA_ENGINE"}}
     cmd = [sys.executable, "-m", "services.cli.main", "dev", "--var-dir", str(tmp_path / "var")]
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
+    if kind == "kafka":
+        cmd += ["--broker", "kafka"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = _read_until(proc, "running; Ctrl-C stops everything")
+        lines = _read_until(proc, "running; Ctrl-C stops everything", timeout=240)
+        assert any(("Apache Kafka" if kind == "kafka" else "embedded Tansu") in line for line in lines), lines
         key_line = lines.index(next(line for line in lines if "demo source" in line)) + 1
         key = lines[key_line].strip()
         assert len(key) >= 20 and " " not in key
@@ -74,5 +84,8 @@ def test_dev_runs_everything_and_stops_everything_on_sigterm(tmp_path: Path) -> 
     assert "stopped" in out
     for name, port in ports.items():
         assert not port_open("127.0.0.1", port), f"{name} still listening on {port} after dev stopped"
-    leftovers = subprocess.run(["pgrep", "-f", f"tcp://127.0.0.1:{ports['broker']}"], capture_output=True, text=True)
+    pattern = f"tcp://127.0.0.1:{ports['broker']}" if kind == "tansu" else str(tmp_path / "var" / "kafka")
+    leftovers = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "the broker outlived journeyline dev"
+    if kind == "kafka":
+        assert (tmp_path / "var" / "kafka" / "logs" / "meta.properties").exists()  # storage on disk, kept
