@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,9 @@ def _title(status: int) -> str:
         return "Error"
 
 
-def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
-    """`/healthz` (the process is alive), `/readyz` (its dependencies answer) and `/metrics`."""
+def ops_router(checks: dict[str, ReadinessCheck], *, metrics_token: str | None = None) -> APIRouter:
+    """`/healthz` (the process is alive), `/readyz` (its dependencies answer) and `/metrics` (with `metrics_token`,
+    only for `Authorization: Bearer <metrics_token>`)."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
@@ -102,7 +105,14 @@ def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
         return problem_response(503, "Not ready", "a dependency is not reachable", checks=status)
 
     @router.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if metrics_token:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), metrics_token.encode()):
+                return problem_response(
+                    401, "Unauthorized", "send the metrics token as 'Authorization: Bearer <token>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )  # fmt: skip
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -113,3 +123,50 @@ async def _safe(check: ReadinessCheck) -> bool:
         return await asyncio.wait_for(check(), 3.0)
     except Exception:  # a failing check is "not ready", whatever it raised
         return False
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from inside `receive` when a body without a (truthful) Content-Length grows past its limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body exceeds the {limit}-byte limit of this route")
+
+
+class BodyLimit:
+    """ASGI middleware: every request body has a limit, the longest matching path prefix's in `limits`, else
+    `default`. A declared Content-Length over it is answered `413` problem+json before the application (and so
+    before any authentication) runs; a body streamed without one is cut off the moment it passes the limit,
+    so no request can make the service hold more than its route's limit."""
+
+    def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int] | None = None) -> None:
+        self.app, self.default = app, default
+        self.limits = sorted((limits or {}).items(), key=lambda item: len(item[0]), reverse=True)
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.limits if path.startswith(prefix)), self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = problem_response(
+                413, "Payload too large", f"the body is {int(declared)} bytes; this route takes at most {limit}"
+            )
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 UNASSIGNED = "unassigned"
 
@@ -33,10 +34,12 @@ class Stage(BaseModel):
 
 
 class Receiver(BaseModel):
+    """Where a team's alerts go. Lengths are those the database holds (the outbox's target and secret columns)."""
+
     type: Literal["webhook", "slack", "kafka", "email"]
-    url: str | None = None
-    secret: str | None = None
-    address: str | None = None
+    url: str | None = Field(default=None, max_length=1000)
+    secret: str | None = Field(default=None, max_length=500)
+    address: str | None = Field(default=None, max_length=320)
 
 
 class Team(BaseModel):
@@ -62,6 +65,74 @@ class MetadataRule(BaseModel):
     confidence: float = 0.95
 
 
+def _duration(value: str | int | float) -> str | int | float:
+    """`90s`, `15m`, `1h`, `30d`, or a number of seconds."""
+    if isinstance(value, str) and not re.fullmatch(r"\s*\d+(?:\.\d+)?\s*[smhd]\s*", value):
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 1h, 7d)")
+    if not isinstance(value, str) and value <= 0:
+        raise ValueError("a duration must be positive")
+    return value
+
+
+Duration = Annotated[str | int | float, AfterValidator(_duration)]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepeatContactParams(_Params):
+    count: int = Field(default=3, ge=1)
+    within: Duration = "30d"
+    kinds: list[str] | None = None
+
+
+class NthEventParams(_Params):
+    kind: str | None = None
+    n: int = Field(default=1, ge=1)
+
+
+class FirstEventParams(_Params):
+    kind: str | None = None
+
+
+class NegativeShareParams(_Params):
+    window: Duration = "1h"
+    min_volume: int = Field(default=20, ge=1)
+    threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class VolumeSpikeParams(_Params):
+    window: Duration = "1h"
+    baseline: Duration = "24h"
+    factor: float = Field(default=3.0, gt=0)
+    min_volume: int = Field(default=20, ge=0)
+    min_baseline: int = Field(default=1, ge=0)
+
+
+MOMENT_RULES: dict[str, type[_Params]] = {
+    "repeat_contact": RepeatContactParams,
+    "nth_event": NthEventParams,
+    "first_event": FirstEventParams,
+}
+ALERT_PARAMS: dict[str, type[_Params]] = {
+    "negative_share": NegativeShareParams,
+    "volume_spike": VolumeSpikeParams,
+    "critical_item": _Params,
+    "moment_of_truth": _Params,
+}
+
+
+def _check_params(what: str, model: type[_Params], params: Any) -> None:
+    """Refuse malformed rule parameters when the map loads, naming the rule and the field."""
+    try:
+        model.model_validate(params or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "params"
+        raise ValueError(f"{what}: {field}: {first['msg']}") from None
+
+
 class MomentOfTruth(BaseModel):
     id: str
     stage: str
@@ -69,12 +140,25 @@ class MomentOfTruth(BaseModel):
     rule: dict[str, Any]
     alert: bool = True
 
+    @model_validator(mode="after")
+    def _typed_rule(self) -> MomentOfTruth:
+        if len(self.rule) != 1 or next(iter(self.rule)) not in MOMENT_RULES:
+            raise ValueError(f"moment {self.id!r}: rule must be one of {', '.join(MOMENT_RULES)}")
+        kind, params = next(iter(self.rule.items()))
+        _check_params(f"moment {self.id!r} rule {kind}", MOMENT_RULES[kind], params)
+        return self
+
 
 class AlertRule(BaseModel):
     id: str
     kind: Literal["negative_share", "volume_spike", "critical_item", "moment_of_truth"]
     stage: str | None = Field(default=None, description="None: applies to every stage")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _typed_params(self) -> AlertRule:
+        _check_params(f"alert rule {self.id!r} params", ALERT_PARAMS[self.kind], self.params)
+        return self
 
 
 class Triage(BaseModel):

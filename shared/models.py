@@ -84,7 +84,7 @@ def stable_event_id(source: str, external_id: str) -> str:
 
 
 class Feedback(BaseModel):
-    """One piece of customer feedback or journey event, in the canonical form (DESIGN §2)."""
+    """One piece of customer feedback or journey event, in the canonical form (docs/contracts.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +99,12 @@ _ENGINE_DEFAULTS: dict[str, dict[str, object]] = {
 }
 
 
+class DocsUrls(TypedDict):
+    docs_url: str | None
+    redoc_url: str | None
+    openapi_url: str | None
+
+
 class CommonSettings(BaseSettings):
     """Fields every service reads under the same, unprefixed environment names."""
 
@@ -116,6 +122,19 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = Field(default="", validation_alias="JOURNEYLINE_TOPIC_PREFIX")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     journey_map: Path = Field(default=DEFAULT_JOURNEY_MAP, validation_alias="JOURNEYLINE_JOURNEY_MAP")
+    # /metrics answers only with `Authorization: Bearer <token>` when set (Prometheus: `authorization:` in the
+    # scrape config); /docs, /redoc and /openapi.json are served only when api_docs is on.
+    metrics_token: str | None = Field(default=None, validation_alias="JOURNEYLINE_METRICS_TOKEN")
+    api_docs: bool = Field(default=True, validation_alias="JOURNEYLINE_API_DOCS")
+
+    def docs_urls(self) -> DocsUrls:
+        """FastAPI's docs_url / redoc_url / openapi_url: None each when the API docs are switched off."""
+        on = self.api_docs
+        return DocsUrls(
+            docs_url="/docs" if on else None,
+            redoc_url="/redoc" if on else None,
+            openapi_url="/openapi.json" if on else None,
+        )
 
     @property
     def is_production(self) -> bool:

@@ -1,5 +1,5 @@
 """Writes the three Grafana dashboards in deploy/grafana/dashboards/ (run it after editing; a test checks the
-JSON matches). Every query uses only the agreed `journeyline_*` metric names (DESIGN §5).
+JSON matches). Every query uses only the agreed `journeyline_*` metric names (docs/contracts.md).
 
     .venv/bin/python deploy/grafana/generate.py
 """

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.accountability import alerts, metrics, moments
-from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep
+from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
 from services.accountability.models import Alert, Silence
 from services.accountability.ownership import audit
 from services.accountability.schemas import AlertAction, AlertPublic, MomentPublic, SilenceCreate, SilencePublic
@@ -36,7 +36,8 @@ def list_alerts(
 
 
 def _alert(session: Session, alert_id: str) -> Alert:
-    alert = session.get(Alert, alert_id)
+    known = storable_id(alert_id, longest=36)
+    alert = session.get(Alert, known) if known else None
     if alert is None:
         raise Problem(404, "Unknown alert", f"no alert with id {alert_id!r}")
     return alert
@@ -134,6 +135,8 @@ def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep
     ends_at = body.ends_at or now + timedelta(seconds=body.duration_s or 0)
     if ends_at <= now:
         raise Problem(422, "Invalid silence", "ends_at must be in the future")
+    if ends_at > now + timedelta(days=90):
+        raise Problem(422, "Invalid silence", "a silence lasts at most 90 days")
     silence = alerts.create_silence(
         session=session, stage=body.stage, rule_id=body.rule_id, ends_at=ends_at, reason=body.reason, by=actor, now=now
     )
@@ -152,7 +155,8 @@ def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep
 
 @router.delete("/silences/{silence_id}", tags=["silences"], status_code=204, summary="Remove a silence")
 def delete_silence(silence_id: str, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep) -> None:
-    silence = session.get(Silence, silence_id)
+    known = storable_id(silence_id, longest=36)
+    silence = session.get(Silence, known) if known else None
     if silence is None:
         raise Problem(404, "Unknown silence", f"no silence with id {silence_id!r}")
     session.delete(silence)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from services.accountability import ownership, scorecard
-from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep
+from services.accountability.deps import AdminDep, OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
 from services.accountability.models import FeedbackItem, StageOwnership, Team
+from services.accountability.receivers import UnsafeReceiver, check_receiver
 from services.accountability.schemas import (
     AuditPublic,
     CorrectionResult,
@@ -61,7 +62,7 @@ def get_stage(stage: str, runtime: RuntimeDep, session: SessionDep, _: ReaderDep
 
 @router.put("/stages/{stage}/owners", tags=["stages"], summary="Set the accountable and contributing teams (audited)")
 def set_owners(
-    stage: str, body: OwnersUpdate, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep
+    stage: str, body: OwnersUpdate, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
 ) -> StagePublic:
     _known_stage(runtime, stage)
     try:
@@ -124,7 +125,8 @@ def _feedback_public(item: FeedbackItem) -> FeedbackPublic:
 
 @router.get("/feedback/{feedback_id}", tags=["feedback"], summary="A stored item with its classification")
 def get_feedback(feedback_id: str, session: SessionDep, _: ReaderDep) -> FeedbackPublic:
-    item = session.get(FeedbackItem, feedback_id)
+    known = storable_id(feedback_id)
+    item = session.get(FeedbackItem, known) if known else None
     if item is None:
         raise Problem(404, "Unknown feedback", f"no stored feedback with id {feedback_id!r}")
     return _feedback_public(item)
@@ -139,6 +141,8 @@ def correct_feedback_stage(
             422, "Unknown stage", f"{body.stage!r} is not a stage; known: {', '.join(runtime.journey.stage_ids)}"
         )
     by = body.by or actor
+    if storable_id(feedback_id) is None:
+        raise Problem(404, "Unknown feedback", "no stored feedback has such an id")
     correction = relabel(
         session=session,
         feedback_id=feedback_id,
@@ -181,11 +185,16 @@ def list_teams(session: SessionDep, _: ReaderDep) -> list[TeamPublic]:
 
 
 @router.put("/teams/{team_id}", tags=["teams"], summary="Create a team or change its receivers / escalation (audited)")
-def put_team(
-    team_id: str, body: TeamUpdate, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep
-) -> TeamPublic:
+def put_team(team_id: str, body: TeamUpdate, runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> TeamPublic:
     if not team_id.replace("-", "").replace("_", "").isalnum() or len(team_id) > 100:
         raise Problem(422, "Invalid team id", "a team id is letters, digits, '-' and '_' (at most 100)")
+    policy = runtime.settings.receiver_policy()
+    for receiver in body.receivers or []:
+        if receiver.url and receiver.type in ("webhook", "slack"):
+            try:
+                check_receiver(receiver.url, policy)
+            except UnsafeReceiver as exc:
+                raise Problem(422, "Receiver refused", f"{receiver.type} receiver: {exc}") from None
     receivers = [r.model_dump(exclude_none=True) for r in body.receivers] if body.receivers is not None else None
     team = ownership.upsert_team(
         session=session,

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from services.accountability.metrics import DELIVERIES
 from services.accountability.models import OutboxEntry, columns
+from services.accountability.receivers import UnsafeReceiver, pin
 from shared.cloudevents import CloudEvent, encode
 
 if TYPE_CHECKING:
@@ -88,7 +89,9 @@ class Dispatcher:
         batch: int = 50,
     ) -> None:
         self.engine, self.producer, self.settings, self.clock, self.batch = engine, producer, settings, clock, batch
+        # Redirects are not followed (a 3xx is a failed delivery): a receiver cannot send us somewhere else.
         self.http = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        self.policy = settings.receiver_policy()
         self.running = False
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -224,14 +227,32 @@ class Dispatcher:
             }
             if row.secret and row.receiver == "webhook":
                 headers[SIGNATURE_HEADER] = sign(row.secret, body)
-            response = await self.http.post(row.target, content=body, headers=headers)
-            if 200 <= response.status_code < 300:
-                return None
-            return f"HTTP {response.status_code}"
+            return await self._post(row.target, body, headers)
+        except UnsafeReceiver as exc:
+            return f"refused: {exc}"[:500]
+        except TimeoutError:
+            return f"TimeoutError: no answer within {self.settings.delivery_timeout_s:g}s"
         except (httpx.HTTPError, OSError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
         except Exception as exc:  # a producer error (KafkaError, timeout): retry later like any other failure
             return f"{type(exc).__name__}: {exc}"[:500]
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+        """POST to the address checked just now (not a second lookup's), within one overall deadline, reading
+        the status line and headers only: the receiver's body is never read."""
+        target = await pin(url, self.policy)
+        async with (
+            asyncio.timeout(self.settings.delivery_timeout_s),
+            self.http.stream(
+                "POST",
+                target.url,
+                content=body,
+                headers={**headers, "Host": target.host_header},
+                extensions={"sni_hostname": target.server_name},
+            ) as response,
+        ):
+            status = response.status_code
+        return None if 200 <= status < 300 else f"HTTP {status}"
 
     def _record(self, results: list[tuple[Claimed, str | None]], now: datetime) -> None:
         with Session(self.engine) as session:

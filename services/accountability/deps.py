@@ -54,7 +54,8 @@ def require(role: Role) -> Callable[..., str]:
     def check(
         runtime: RuntimeDep,
         authorization: Annotated[str | None, Header()] = None,
-        actor: Annotated[str | None, Header(alias=ACTOR_HEADER, max_length=200)] = None,
+        # 180: with " (operator)" appended it still fits the 200-character actor columns.
+        actor: Annotated[str | None, Header(alias=ACTOR_HEADER, max_length=180)] = None,
     ) -> str:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -77,3 +78,9 @@ def require(role: Role) -> Callable[..., str]:
 ReaderDep = Annotated[str, Depends(require(Role.read))]
 OperatorDep = Annotated[str, Depends(require(Role.operator))]
 AdminDep = Annotated[str, Depends(require(Role.admin))]
+
+
+def storable_id(value: str, *, longest: int = 64) -> str | None:
+    """The id as given when a row could have it; None for one no row can have (too long, or a NUL character,
+    which PostgreSQL refuses in any text): the caller answers 404 instead of asking the database."""
+    return None if len(value) > longest or "\x00" in value else value

@@ -14,7 +14,7 @@ from services.accountability import alerts_api, api
 from services.accountability.runtime import Runtime
 from services.accountability.service import Clock
 from services.accountability.settings import AccountabilitySettings
-from shared.http import install_problem_handlers, ops_router, problem_response
+from shared.http import BodyLimit, install_problem_handlers, ops_router, problem_response
 from shared.logging import configure_logging
 
 
@@ -23,6 +23,7 @@ def create_app(
 ) -> FastAPI:
     """The accountability service; settings come from the environment unless given (tests pass their own)."""
     holder: dict[str, Runtime] = {}
+    static = settings or AccountabilitySettings()  # what the app's shape needs before start-up
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,8 +43,10 @@ def create_app(
         version="0.1.0",
         description="Stores classified feedback; stage owners, shared scorecards, moments of truth and alerts.",
         lifespan=lifespan,
+        **static.docs_urls(),
     )
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, default=static.max_body_bytes)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
@@ -64,7 +67,9 @@ def create_app(
     async def consumer() -> bool:
         return await holder["runtime"].consumer_ready()
 
-    app.include_router(ops_router({"broker": broker, "database": database, "consumer": consumer}))
+    app.include_router(
+        ops_router({"broker": broker, "database": database, "consumer": consumer}, metrics_token=static.metrics_token)
+    )
     app.include_router(api.router)
     app.include_router(alerts_api.router)
     return app

@@ -133,14 +133,23 @@ def _team_view(team: Team) -> dict[str, Any]:
 
 
 def redact_receivers(receivers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Receivers as shown to readers and the audit log: a secret is only said to exist."""
+    """Receivers as shown to readers and the audit log: a secret is only said to exist, and a Slack webhook URL
+    (which is itself the credential) shows only its host."""
     out = []
     for r in receivers:
         shown = {k: v for k, v in r.items() if k != "secret"}
         if r.get("secret"):
             shown["secret"] = "***"  # noqa: S105 - a mask, not a secret
+        if r.get("type") == "slack" and isinstance(r.get("url"), str):
+            shown["url"] = mask_url(r["url"])
         out.append(shown)
     return out
+
+
+def mask_url(url: str) -> str:
+    """`https://hooks.slack.com/***`: the scheme and host, never the path that grants posting."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}/***" if rest else "***"
 
 
 def audit_log(*, session: Session, subject: str | None = None, limit: int = 100) -> list[AuditEntry]:

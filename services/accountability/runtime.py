@@ -148,4 +148,5 @@ class Runtime:
         return await asyncio.to_thread(database_reachable, self.engine)
 
     async def consumer_ready(self) -> bool:
-        return self.loop.alive and self.dispatcher.alive
+        """The loop runs and its last poll succeeded (a loop backing off is not ready), and the dispatcher runs."""
+        return self.loop.alive and self.loop.healthy and self.dispatcher.alive

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.journey import HealthThresholds, Receiver
 
@@ -169,7 +169,7 @@ class SilenceCreate(BaseModel):
 
     stage: str | None = Field(default=None, max_length=64)
     rule_id: str | None = Field(default=None, max_length=100)
-    ends_at: datetime | None = None
+    ends_at: AwareDatetime | None = Field(default=None, description="With a time zone (e.g. ...Z or +02:00)")
     duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
     reason: str = Field(default="", max_length=500)
 

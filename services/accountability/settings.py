@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.accountability.receivers import ReceiverPolicy
 from shared.settings import CommonSettings, refuse_placeholder_secrets
 
 # Development defaults; `refuse_placeholder_secrets` refuses anything starting with "change-me" in production.
@@ -42,6 +43,15 @@ class AccountabilitySettings(CommonSettings):
     # Prometheus gauges for the scorecards are recomputed this often.
     gauges_interval_s: float = Field(default=30.0, gt=0)
     run_migrations: bool = True
+    # Receivers on internal addresses (loopback, private, link-local, metadata) are refused unless named here:
+    # comma-separated host names, addresses or networks, e.g. "hooks.internal,10.20.0.0/16".
+    receiver_allow_hosts: str = ""
+    # The largest request body any route takes (every write is a small JSON document).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    def receiver_policy(self) -> ReceiverPolicy:
+        """Which receiver URLs may be called: https only in production; internal addresses only if allow-listed."""
+        return ReceiverPolicy.from_setting(self.receiver_allow_hosts, https_only=self.is_production)
 
     def check(self) -> None:
         """Refuse placeholder tokens outside development."""

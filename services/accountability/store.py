@@ -114,7 +114,48 @@ def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored
     new = set(bulk_insert(session=session, table=_TABLE, rows=list(rows.values()), conflict=["id"], returning="id"))
     fresh = [row for item_id, row in rows.items() if item_id in new]
     rollup.add_rows(session=session, rows=fresh)
+    seen = {item_id: row for item_id, row in rows.items() if item_id not in new}
+    if seen:
+        revise(session=session, rows=seen)
     return [StoredItem.from_row(row) for row in fresh]
+
+
+# What makes a later version of an item a revision rather than a replay: the content the customer gave and what
+# the classifier made of it (not when it was received).
+_CONTENT = ("text", "csat", "nps", "ces", "stage", "sentiment_label", "severity")
+
+
+def _fingerprint(row: Any) -> tuple[Any, ...]:
+    data = row["data"] if isinstance(row, dict) else row.data
+    return (*(row[k] for k in _CONTENT), orjson.dumps((data or {}).get("metadata") or {}, option=orjson.OPT_SORT_KEYS))
+
+
+def revise(*, session: Session, rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Items already stored that came again with other content and a later `received_at` (an edited review, a
+    survey response updated with its comment) become revisions: the row takes the new content, its figures move
+    out of the old buckets and into the new ones (counted once), and a stage an operator corrected stays. A replay
+    of the same content changes nothing. Returns the ids revised."""
+    f = _TABLE.c
+    stored = {r.id: r for r in session.execute(_TABLE.select().where(f.id.in_(list(rows))))}
+    revised = []
+    for item_id, new in rows.items():
+        old = stored.get(item_id)
+        if old is None or new["received_at"] <= rollup._aware(old.received_at):
+            continue
+        old_row = dict(old._mapping)
+        if old_row["original_stage"] is not None:  # corrected by a person: the stage is theirs
+            new = {**new, "stage": old_row["stage"], "original_stage": old_row["original_stage"],
+                   "corrected_by": old_row["corrected_by"], "corrected_at": old_row["corrected_at"]}  # fmt: skip
+        if _fingerprint(old_row) == _fingerprint(new):
+            continue
+        rollup.add_rows(session=session, rows=[old_row], sign=-1)
+        revision = int((old_row["data"] or {}).get("revision", 0)) + 1
+        changes = {k: v for k, v in new.items() if k not in ("id", "stored_at")}
+        changes["data"] = {**new["data"], "revision": revision}
+        session.execute(_TABLE.update().where(f.id == item_id).values(**changes))
+        rollup.add_rows(session=session, rows=[{**old_row, **changes}])
+        revised.append(item_id)
+    return revised
 
 
 def get_feedback(*, session: Session, feedback_id: str) -> FeedbackItem | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import APIRouter
@@ -31,7 +32,9 @@ async def classify_text(body: ClassifyRequest, classifier: ClassifierDep) -> Cla
         stage_hint=body.stage_hint,
         metadata=body.metadata,
     )
-    return classifier.classify(feedback)
+    if classifier.backend_name == "tfidf":
+        return classifier.classify(feedback)
+    return await asyncio.to_thread(classifier.classify, feedback)  # an encoder: keep the event loop free
 
 
 @router.get("/model", response_model=ModelInfo)

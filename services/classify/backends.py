@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 
 BACKENDS = ("tfidf", "semantic", "ensemble")
+V = TypeVar("V")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'£$%]*")
 
 
@@ -74,18 +75,46 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return out
 
 
+class BoundedCache(Generic[V]):
+    """A memo whose keys come from customers' text: bounded by an estimate of the bytes it holds (keys and values),
+    and never holding a key longer than `max_key` characters, so no input can make it grow past `max_bytes`.
+    When full it starts again empty (the texts are Zipfian: the common words come back at once)."""
+
+    def __init__(self, *, max_bytes: int, max_key: int) -> None:
+        self.max_bytes, self.max_key = max_bytes, max_key
+        self.bytes = 0
+        self._items: dict[str, V] = {}
+
+    def get(self, key: str) -> V | None:
+        return self._items.get(key)
+
+    def put(self, key: str, value: V, size: int) -> None:
+        """Remember `value` (about `size` bytes besides the key) unless the key is too long to be worth it."""
+        if len(key) > self.max_key:
+            return
+        cost = 64 + 2 * len(key) + size
+        if self.bytes + cost > self.max_bytes:
+            self._items.clear()
+            self.bytes = 0
+        self._items[key] = value
+        self.bytes += cost
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 def _words(text: str) -> tuple[str, ...]:
     """Lower-cased word tokens; cached because a batch tokenises each text several times (words, characters,
     explanation, sentiment)."""
     found = _TOKENS.get(text)
     if found is None:
-        if len(_TOKENS) > 4096:
-            _TOKENS.clear()
-        found = _TOKENS[text] = tuple(_WORD.findall(text.lower()))
+        found = tuple(_WORD.findall(text.lower()))
+        _TOKENS.put(text, found, 8 * len(found) + sum(map(len, found)))
     return found
 
 
-_TOKENS: dict[str, tuple[str, ...]] = {}
+# Whole texts, short ones only (a batch tokenises each several times); long texts are tokenised again.
+_TOKENS: BoundedCache[tuple[str, ...]] = BoundedCache(max_bytes=8 << 20, max_key=1000)
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -211,10 +240,13 @@ class _FastTfidf:
         self.idf = fitted.idf_.astype(np.float32)
         self.analyzer = analyzer
         self.per_word = per_word
-        self._cache: dict[str, list[int]] = {}
+        self._cache: BoundedCache[list[int]] = _word_cache()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cache": {}}
+        return {**self.__dict__, "_cache": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "_cache": _word_cache()})
 
     def _indices(self, text: str) -> list[int]:
         vocabulary = self.vocabulary
@@ -226,9 +258,7 @@ class _FastTfidf:
             found = cache.get(word)
             if found is None:
                 found = [i for i in map(vocabulary.get, self.analyzer(word)) if i is not None]
-                if len(cache) > 200_000:
-                    cache.clear()
-                cache[word] = found
+                cache.put(word, found, 8 * len(found))
             out += found
         return out
 
@@ -249,7 +279,14 @@ class _FastTfidf:
         return matrix
 
 
-_NGRAM_CACHE: dict[str, list[str]] = {}
+def _word_cache() -> BoundedCache[list[int]]:
+    return BoundedCache(max_bytes=16 << 20, max_key=MAX_CACHED_WORD)
+
+
+# A real word is short; a 10,000-character "word" is junk or an attack: its n-grams are computed (in linear
+# time) but never kept.
+MAX_CACHED_WORD = 40
+_NGRAM_CACHE: BoundedCache[list[str]] = BoundedCache(max_bytes=16 << 20, max_key=MAX_CACHED_WORD)
 
 
 def _char_ngrams(text: str) -> list[str]:
@@ -261,9 +298,7 @@ def _char_ngrams(text: str) -> list[str]:
         if grams is None:
             padded = f" {word} "
             grams = [padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
-            if len(cache) > 200_000:
-                cache.clear()
-            cache[word] = grams
+            cache.put(word, grams, 60 * len(grams))
         out += grams
     return out
 

@@ -15,7 +15,7 @@ from services.classify.consumer import ClassifyHandler, CorrectionsHandler
 from services.classify.service import Classifier
 from services.classify.settings import ClassifySettings
 from services.classify.training import CorrectionStore, load_or_train
-from shared.http import install_problem_handlers, ops_router
+from shared.http import BodyLimit, install_problem_handlers, ops_router
 from shared.journey import load_journey_map
 from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.logging import configure_logging
@@ -99,8 +99,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await transactional.stop()
 
 
-app = FastAPI(title="Journeyline classify", version="0.1.0", lifespan=lifespan)
+_static = ClassifySettings()  # what the app's shape needs before start-up
+app = FastAPI(title="Journeyline classify", version="0.1.0", lifespan=lifespan, **_static.docs_urls())
 install_problem_handlers(app)
+app.add_middleware(BodyLimit, default=_static.max_body_bytes)
 
 
 async def _broker_ready() -> bool:
@@ -109,8 +111,12 @@ async def _broker_ready() -> bool:
 
 
 async def _consumers_alive() -> bool:
-    return all(loop.alive for loop in getattr(app.state, "loops", [])) and bool(getattr(app.state, "loops", []))
+    """Every loop runs and its last poll succeeded: a loop that keeps backing off makes classify not ready."""
+    loops = getattr(app.state, "loops", [])
+    return bool(loops) and all(loop.alive and loop.healthy for loop in loops)
 
 
-app.include_router(ops_router({"broker": _broker_ready, "consumer": _consumers_alive}))
+app.include_router(
+    ops_router({"broker": _broker_ready, "consumer": _consumers_alive}, metrics_token=_static.metrics_token)
+)
 app.include_router(router)

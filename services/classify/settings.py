@@ -25,6 +25,9 @@ class ClassifySettings(CommonSettings):
     )
     trust_stage_hints: bool = Field(default=True, description="Take a source's stage_hint as the stage")
     max_batch: int = Field(default=500, ge=1, le=10_000, description="Records per consumer batch")
+    max_body_bytes: int = Field(
+        default=128 * 1024, ge=1024, description="Largest request body (POST /v1/classify takes one text)"
+    )
     exactly_once: bool = Field(
         default=False,
         description="Apache Kafka only: consume, produce and commit offsets in one transaction per batch",

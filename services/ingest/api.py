@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.ingest import metrics
 from services.ingest.adapters.generic import GenericEvent
+from services.ingest.auth import SourceInfo
 from services.ingest.deps import AdminDep, Runtime, RuntimeDep, SessionDep
 from services.ingest.examples import EXAMPLES, FORM_EXAMPLE, NDJSON_EXAMPLE
 from services.ingest.intake import Record, Rejection, adapter_for, count_by, media_type, parse_body, prepare
@@ -109,7 +110,7 @@ def _json(body: Any, status: int) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Problem(413, "Payload too large", f"the body is {declared} bytes; the limit is {limit}")
@@ -142,14 +143,18 @@ async def post_events(request: Request) -> Response:
 
 
 async def _ingest(request: Request, runtime: Runtime, api_key: str | None, requested: str | None) -> Response:
-    settings = runtime.settings
     source = await runtime.sources.lookup_or_reload(api_key)
     if source is None:
         detail = "send the source's key in X-API-Key" if not api_key else "the API key is unknown or revoked"
         raise Problem(401, "Unauthorized", detail)
-    fmt = media_type(request.headers.get("content-type"))
     chosen = adapter_for(source, requested)
-    raw = await _read_body(request, settings.max_body_bytes)
+    return await accept(request, runtime, source, chosen, await read_body(request, runtime.settings.max_body_bytes))
+
+
+async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen: Adapter, raw: bytes) -> Response:
+    """An authenticated source's body: parse, limit, adapt, validate, publish; the answer says what was accepted."""
+    settings = runtime.settings
+    fmt = media_type(request.headers.get("content-type"))
     channel = source.channel.value
     try:
         body = parse_body(raw, fmt, channel=channel)
@@ -176,9 +181,18 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
     except Problem as problem:  # a foreign source refuses the whole request
         metrics.EVENTS.labels(source.name, channel, "rejected", "forbidden_source").inc(body.count)
         raise problem
+    _charge_envelopes(runtime, source, channel, body.count, len(records) + len(rejections))
     _count(source.name, rejections)
     if not records:
         raise _none_accepted(body.batch, rejections)
+    waiting = runtime.in_flight.get(source.name, 0)
+    if waiting and waiting + len(records) > settings.max_inflight_per_source:
+        metrics.EVENTS.labels(source.name, channel, "rejected", "source_busy").inc(len(records))
+        raise Problem(
+            429, "Too many events in flight", f"source {source.name!r} has {waiting} events waiting for the broker; "
+            "retry shortly", headers={"Retry-After": "1"}, reason="source_busy",
+        )  # fmt: skip
+    runtime.in_flight[source.name] = waiting + len(records)
     try:
         await runtime.publisher.publish(records)
     except BrokerUnavailable as exc:
@@ -190,10 +204,30 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
             503, "Broker unavailable", "the events were not acknowledged by the broker; send the same request again",
             headers={"Retry-After": retry}, reason="broker_unavailable", acknowledged=exc.acked,
         ) from None  # fmt: skip
+    finally:
+        runtime.in_flight[source.name] -= len(records)
     _count(source.name, records)
     if not body.batch and len(records) == 1 and not rejections:
         return _json({"status": "accepted", "id": records[0].id}, 202)
     return _batch_response(records, rejections)
+
+
+def _charge_envelopes(runtime: Runtime, source: SourceInfo, channel: str, posted: int, expanded: int) -> None:
+    """An envelope (a Meta webhook with many changes, a page of reviews) counts as the records it expands to:
+    against the batch limit, and against the source's rate limit for the records beyond the ones posted."""
+    limit = runtime.settings.max_batch_items
+    if expanded > limit:
+        metrics.EVENTS.labels(source.name, channel, "rejected", "batch_too_large").inc(expanded)
+        raise Problem(
+            413, "Batch too large", f"the request expands to {expanded} events; at most {limit} per request",
+            reason="batch_too_large",
+        )  # fmt: skip
+    if expanded > posted and (wait := runtime.limiter.take(source, expanded - posted)):
+        metrics.EVENTS.labels(source.name, channel, "rejected", "rate_limited").inc(expanded)
+        raise Problem(
+            429, "Too many requests", f"source {source.name!r} is over its rate limit; retry in {wait:.0f}s",
+            headers={"Retry-After": f"{wait:.0f}"}, reason="rate_limited",
+        )  # fmt: skip
 
 
 def _count(source: str, items: list[Record] | list[Rejection]) -> None:

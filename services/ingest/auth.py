@@ -27,6 +27,10 @@ class SourceInfo:
     channel: Channel
     adapter: Adapter
     rate_limit: float | None
+    redact: bool = True
+    hook_vendor: str | None = None
+    hook_secrets: tuple[str, ...] = ()
+    hook_verify_token: str | None = None
 
 
 class SourceCache:
@@ -35,6 +39,7 @@ class SourceCache:
     def __init__(self, engine: Engine, *, refresh_seconds: float) -> None:
         self.engine, self.refresh_seconds = engine, refresh_seconds
         self._by_hash: dict[str, SourceInfo] = {}
+        self._by_name: dict[str, SourceInfo] = {}
         self.loaded = False
         self._series: set[tuple[str, Channel]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -45,6 +50,10 @@ class SourceCache:
         if not key:
             return None
         return self._by_hash.get(hash_key(key))
+
+    def by_name(self, name: str) -> SourceInfo | None:
+        """An active source by name (for webhooks that authenticate by the vendor's signature, not a key)."""
+        return self._by_name.get(name)
 
     async def lookup_or_reload(self, key: str | None, *, min_interval: float = 0.5) -> SourceInfo | None:
         """Like `lookup`, but an unknown key triggers one early reload (shared by concurrent misses, at most
@@ -75,6 +84,7 @@ class SourceCache:
         for info in table.values():
             self._init_series(info)
         self._by_hash, self.loaded = table, True
+        self._by_name = {info.name: info for info in table.values()}
 
     def _init_series(self, info: SourceInfo) -> None:
         if (info.name, info.channel) not in self._series:
@@ -88,6 +98,7 @@ class SourceCache:
             table[row.key_hash] = info = _info(row)
             self._init_series(info)
         self._by_hash = table
+        self._by_name = {info.name: info for info in table.values()}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ingest-source-cache")
@@ -108,7 +119,14 @@ class SourceCache:
 
 def _info(row: Source) -> SourceInfo:
     return SourceInfo(
-        name=row.name, channel=Channel(row.channel), adapter=Adapter(row.adapter), rate_limit=row.rate_limit
+        name=row.name,
+        channel=Channel(row.channel),
+        adapter=Adapter(row.adapter),
+        rate_limit=row.rate_limit,
+        redact=row.redact is not False,
+        hook_vendor=row.hook_vendor,
+        hook_secrets=tuple(row.hook_secrets or ()),
+        hook_verify_token=row.hook_verify_token,
     )
 
 

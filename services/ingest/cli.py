@@ -45,6 +45,12 @@ def register(sub: Any) -> None:
     add.add_argument("--channel", required=True, choices=[c.value for c in Channel])
     add.add_argument("--adapter", default=Adapter.generic.value, choices=[a.value for a in Adapter])
     add.add_argument("--rate-limit", type=float, default=None, help="events/s for this source (0 = unlimited)")
+    add.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="keep e-mail addresses, phone, card numbers and IBANs in this source's text (redacted by default)",
+    )
     add.set_defaults(func=_add)
 
     inner.add_parser("list", help="list sources (keys are never shown)").set_defaults(func=_list)
@@ -73,7 +79,11 @@ def _add(args: argparse.Namespace) -> int:
     with _session() as session:
         try:
             create = SourceCreate(
-                name=args.name, channel=args.channel, adapter=args.adapter, rate_limit=args.rate_limit
+                name=args.name,
+                channel=args.channel,
+                adapter=args.adapter,
+                rate_limit=args.rate_limit,
+                redact=args.redact,
             )
             row, key = add_source(session=session, source=create)
         except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -27,6 +27,9 @@ class Runtime:
     sources: SourceCache
     limiter: RateLimiter
     publisher: Publisher
+    # Events each source has handed to the broker and not yet had acknowledged: one source's flood may fill at
+    # most INGEST_MAX_INFLIGHT_PER_SOURCE of the producer, so other sources' events are not held up behind it.
+    in_flight: dict[str, int] = field(default_factory=dict)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -1,4 +1,4 @@
-"""Realistic example payloads per adapter (vendor field names from INTEGRATIONS.md), shown in the OpenAPI docs."""
+"""Realistic example payloads per adapter (the vendors' documented field names), shown in the OpenAPI docs."""
 
 from __future__ import annotations
 

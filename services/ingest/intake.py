@@ -12,9 +12,11 @@ from urllib.parse import parse_qsl
 import orjson
 from pydantic import ValidationError
 
+from services.ingest import metrics
 from services.ingest.adapters import ADAPTERS, AdapterError
 from services.ingest.auth import SourceInfo
 from services.ingest.models import Adapter
+from services.ingest.redact import redact
 from shared.cloudevents import CloudEvent, Headers, encode
 from shared.http import Problem
 from shared.models import EventType, Feedback, stable_event_id
@@ -210,6 +212,12 @@ def _record(
     except ValidationError as exc:
         raise AdapterError(*_explain(exc)) from None
     _check_limits(feedback, now, max_future)
+    if source.redact and feedback.text:
+        redacted = redact(feedback.text)
+        if redacted.counts:
+            feedback.text = redacted.text
+            for kind, n in redacted.counts.items():
+                metrics.REDACTED.labels(source.name, kind).inc(n)
     customer_id = feedback.customer.id
     try:
         # Pydantic writes the JSON itself (in Rust); orjson embeds those bytes as they are.

@@ -11,13 +11,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.ingest import hooks
+from services.ingest.adapters.common import set_pseudonym_key
 from services.ingest.api import admin, router
 from services.ingest.auth import RateLimiter, SourceCache
 from services.ingest.deps import Runtime
 from services.ingest.publisher import Publisher
 from services.ingest.settings import IngestSettings
 from shared.db import database_reachable, make_engine
-from shared.http import install_problem_handlers, ops_router
+from shared.http import BodyLimit, install_problem_handlers, ops_router
 from shared.logging import configure_logging
 from shared.settings import refuse_placeholder_secrets
 
@@ -33,7 +35,10 @@ See docs/ingest.md for the integrator's guide."""
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
-    refuse_placeholder_secrets(settings, INGEST_ADMIN_TOKEN=settings.admin_token)
+    refuse_placeholder_secrets(
+        settings, INGEST_ADMIN_TOKEN=settings.admin_token, INGEST_PSEUDONYM_KEY=settings.pseudonym_key
+    )
+    set_pseudonym_key(settings.pseudonym_key)
     engine = make_engine(settings.database_url)
     kafka = settings.kafka
     runtime = Runtime(
@@ -82,12 +87,20 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        **settings.docs_urls(),
     )
     _document_api_key(app)
     install_problem_handlers(app)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_admin_body_bytes,
+        limits={"/v1/events": settings.max_body_bytes, "/v1/hooks/": settings.max_body_bytes},
+    )
     app.include_router(router)
     app.include_router(admin)
-    app.include_router(ops_router({"broker": broker_ok, "database": database_ok}))
+    app.include_router(hooks.router)
+    app.include_router(hooks.admin)
+    app.include_router(ops_router({"broker": broker_ok, "database": database_ok}, metrics_token=settings.metrics_token))
     return app
 
 

@@ -1,4 +1,4 @@
-"""Every ingest metric, defined once (names shared with dashboards: see DESIGN §5)."""
+"""Every ingest metric, defined once (names shared with dashboards: see docs/contracts.md)."""
 
 from __future__ import annotations
 
@@ -54,3 +54,10 @@ def init_source_series(source: str, channel: str) -> None:
     EVENTS.labels(source, channel, "accepted", "")
     for reason in REASONS:
         EVENTS.labels(source, channel, "rejected", reason)
+
+
+REDACTED = Counter(
+    "journeyline_ingest_redacted_total",
+    "Personal data replaced in free text before publishing, by kind (email, phone, card, iban)",
+    ["source", "kind"],
+)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from shared.models import Channel, utcnow
@@ -24,12 +26,31 @@ class Adapter(StrEnum):
     survey = "survey"
 
 
+class HookVendor(StrEnum):
+    zendesk = "zendesk"
+    meta = "meta"
+    typeform = "typeform"
+    intercom = "intercom"
+    twilio = "twilio"
+    delighted = "delighted"
+    x = "x"
+
+
 class SourceBase(SQLModel):
     name: str = Field(index=True, unique=True, max_length=63, schema_extra={"pattern": SOURCE_NAME_PATTERN})
     channel: Channel = Field(default=Channel.other, max_length=20)
     adapter: Adapter = Field(default=Adapter.generic, max_length=30)
     rate_limit: float | None = Field(
         default=None, ge=0, description="Events per second for this source; null = the service default, 0 = none"
+    )
+    redact: bool = Field(
+        default=True,
+        description="Replace e-mail addresses, phone, card numbers and IBANs in the text before it reaches Kafka",
+    )
+    hook_vendor: HookVendor | None = Field(
+        default=None,
+        max_length=20,
+        description="The tool whose own webhook signature authenticates POST /v1/hooks/{name} (instead of a key)",
     )
 
 
@@ -44,10 +65,29 @@ class Source(SourceBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     rotated_at: datetime | None = None
     revoked_at: datetime | None = None
+    # The vendor's signing secrets (two while one is being rotated) and Meta's verify token: kept as they are,
+    # since a signature can only be checked with the secret itself; never shown by the API.
+    hook_secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    hook_verify_token: str | None = Field(default=None, max_length=200)
+
+
+class HookSecrets(BaseModel):
+    """A source's webhook signing secrets: during a rotation give the old and the new one, later the new alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: HookVendor
+    secrets: list[Annotated[str, PydanticField(min_length=8, max_length=500)]] = PydanticField(
+        min_length=1, max_length=2
+    )
+    verify_token: str | None = PydanticField(default=None, max_length=200, description="Meta's hub.verify_token")
 
 
 class SourceCreate(SourceBase):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    hook_secrets: list[str] = Field(default_factory=list, max_length=2)
+    hook_verify_token: str | None = Field(default=None, max_length=200)
 
 
 class SourcePublic(SourceBase):

@@ -6,10 +6,11 @@ import hashlib
 import re
 import secrets
 
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from services.ingest.models import SOURCE_NAME_PATTERN, Adapter, Source, SourceCreate
+from services.ingest.models import SOURCE_NAME_PATTERN, Adapter, HookSecrets, Source, SourceCreate
 from shared.models import Channel, utcnow
 
 KEY_PREFIX = "jl_"
@@ -20,8 +21,20 @@ class SourceError(ValueError):
 
 
 def create_tables(engine: Engine) -> None:
-    """Create ingest's own tables (`ingest_*`) if they do not exist."""
+    """Create ingest's own tables (`ingest_*`) if they do not exist, and add the columns newer versions added."""
     SQLModel.metadata.create_all(engine, tables=[Source.__table__])  # type: ignore[attr-defined]
+    present = {c["name"] for c in inspect(engine).get_columns("ingest_sources")}
+    added = {  # columns later versions added, with what an earlier row means
+        "redact": "BOOLEAN NOT NULL DEFAULT TRUE",
+        "hook_vendor": "VARCHAR(20)",
+        "hook_secrets": "JSON NOT NULL DEFAULT '[]'",
+        "hook_verify_token": "VARCHAR(200)",
+    }
+    missing = [(name, kind) for name, kind in added.items() if name not in present]
+    if missing:
+        with engine.begin() as conn:
+            for name, kind in missing:
+                conn.execute(text(f"ALTER TABLE ingest_sources ADD COLUMN {name} {kind}"))
 
 
 def new_key() -> str:
@@ -49,6 +62,10 @@ def add_source(*, session: Session, source: SourceCreate) -> tuple[Source, str]:
         channel=Channel(source.channel),
         adapter=Adapter(source.adapter),
         rate_limit=source.rate_limit,
+        redact=source.redact,
+        hook_vendor=source.hook_vendor,
+        hook_secrets=list(source.hook_secrets),
+        hook_verify_token=source.hook_verify_token,
         key_hash=hash_key(key),
         key_hint=_hint(key),
     )
@@ -56,6 +73,16 @@ def add_source(*, session: Session, source: SourceCreate) -> tuple[Source, str]:
     session.commit()
     session.refresh(row)
     return row, key
+
+
+def set_hook_secrets(*, session: Session, name: str, hook: HookSecrets) -> Source:
+    """Set the vendor and the webhook signing secrets of a source (replacing the old ones)."""
+    row = get_source(session=session, name=name)
+    row.hook_vendor, row.hook_secrets, row.hook_verify_token = hook.vendor, list(hook.secrets), hook.verify_token
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
 
 
 def get_source(*, session: Session, name: str) -> Source:

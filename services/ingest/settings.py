@@ -12,8 +12,15 @@ class IngestSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", populate_by_name=True)
 
     admin_token: str | None = Field(default=None, description="Bearer token for the /v1/sources admin API")
+    pseudonym_key: str = Field(
+        default="change-me-pseudonym-key",
+        description="Key of the HMAC that turns phone numbers and e-mail addresses into customer pseudonyms",
+    )
     max_batch_items: int = Field(default=1000, ge=1, description="Most events one request may carry")
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest body of POST /v1/events")
+    max_admin_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest body of every other route (the /v1/sources admin API)"
+    )
     rate_limit_per_second: float = Field(
         default=2000.0, ge=0, description="Default events/s per source (0 = unlimited); a source may override it"
     )
@@ -25,6 +32,9 @@ class IngestSettings(CommonSettings):
         default=2.0, gt=0, description="How often the in-memory API-key cache reloads sources (revocation delay)"
     )
     health_interval_seconds: float = Field(default=1.0, gt=0, description="How often the broker is probed")
+    max_inflight_per_source: int = Field(
+        default=10_000, ge=1, description="Events one source may have waiting for the broker's acknowledgement"
+    )
     max_future_skew_seconds: int = Field(default=600, ge=0, description="How far in the future occurred_at may be")
     linger_ms: int = Field(
         default=25,

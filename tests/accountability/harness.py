@@ -41,6 +41,7 @@ def settings_for(kafka: KafkaSettings, database_url: str, **overrides: Any) -> A
         "outbox_backoff_max_s": 0.8,
         "escalate_after_s": 86400.0,
         "auto_resolve_after_s": 1800.0,
+        "receiver_allow_hosts": "127.0.0.1",  # the tests' webhook receivers listen on loopback
         **overrides,
     }
     return AccountabilitySettings(**values)

@@ -47,6 +47,9 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
         for response, status in [
             (await client.get("/v1/stages"), 401),
             (await client.put("/v1/stages/pay/owners", json={"accountable": "sales"}, headers=READ), 403),
+            # ownership and teams are the admin's: an operator works alerts, it does not move accountability
+            (await client.put("/v1/stages/pay/owners", json={"accountable": "sales"}, headers=OPERATOR), 403),
+            (await client.put("/v1/teams/billing", json={"receivers": []}, headers=OPERATOR), 403),
             (await client.get("/v1/stages/pay/scorecard", params={"window": "2h"}, headers=READ), 422),
             (await client.get("/v1/stages/nowhere/scorecard", headers=READ), 404),
             (await client.get("/v1/feedback/missing", headers=READ), 404),
@@ -57,11 +60,11 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
         owners = await client.put(
             "/v1/stages/pay/owners",
             json={"accountable": "customer-care", "contributing": ["billing"]},
-            headers={**OPERATOR, "X-Journeyline-Actor": "sam"},
+            headers={**ADMIN, "X-Journeyline-Actor": "sam"},
         )
         assert owners.status_code == 200 and owners.json()["accountable"] == "customer-care"
         audit = (await client.get("/v1/audit", headers=ADMIN)).json()
-        assert audit[0]["actor"] == "sam (operator)" and audit[0]["after"]["accountable"] == "customer-care"
+        assert audit[0]["actor"] == "sam (admin)" and audit[0]["after"]["accountable"] == "customer-care"
 
         fixed = await client.post(f"/v1/feedback/{items[0].id}/stage", json={"stage": "get_help"}, headers=OPERATOR)
         assert fixed.status_code == 200 and fixed.json()["previous_stage"] == "pay"
@@ -109,8 +112,9 @@ async def test_negative_burst_alert_reaches_every_owning_team_once_then_ack_and_
                     {"type": "webhook", "url": receiver.url(team), "secret": SECRET},
                     {"type": "slack", "url": receiver.url(f"slack/{team}")},
                 ]
-                response = await client.put(f"/v1/teams/{team}", json={"receivers": hooks}, headers=OPERATOR)
+                response = await client.put(f"/v1/teams/{team}", json={"receivers": hooks}, headers=ADMIN)
                 assert response.status_code == 200 and response.json()["receivers"][0]["secret"] == "***"
+                assert response.json()["receivers"][1]["url"] == f"http://127.0.0.1:{receiver.port}/***"
             await produce(kafka, [classified(stage="pay", at=clock()) for _ in range(30)])
 
             await eventually(
@@ -160,7 +164,7 @@ async def test_third_contact_fires_the_moment_of_truth(kafka: KafkaSettings, sql
         async with running(settings_for(kafka, sqlite_url), clock) as (_, client):
             hook = [{"type": "webhook", "url": receiver.url("care"), "secret": SECRET}]
             assert (
-                await client.put("/v1/teams/customer-care", json={"receivers": hook}, headers=OPERATOR)
+                await client.put("/v1/teams/customer-care", json={"receivers": hook}, headers=ADMIN)
             ).status_code == 200
             contacts = [
                 classified(
@@ -190,7 +194,7 @@ async def test_a_receiver_down_for_a_while_gets_the_alert_later_exactly_once(
     clock = MovableClock()
     async with running(settings_for(kafka, sqlite_url), clock) as (runtime, client):
         hook = [{"type": "webhook", "url": f"http://127.0.0.1:{port}/billing", "secret": SECRET}]
-        assert (await client.put("/v1/teams/billing", json={"receivers": hook}, headers=OPERATOR)).status_code == 200
+        assert (await client.put("/v1/teams/billing", json={"receivers": hook}, headers=ADMIN)).status_code == 200
         await produce(kafka, [classified(stage="pay", severity="critical", at=clock())])
 
         async def failed_attempts() -> int:

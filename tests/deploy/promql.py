@@ -12,7 +12,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 
-# The names the services agreed to export (DESIGN §5 and the list); dashboards use nothing else.
+# The names the services agreed to export (docs/contracts.md); dashboards use nothing else.
 AGREED_METRICS = {
     "journeyline_ingest_events_total",
     "journeyline_ingest_request_duration_seconds_bucket",

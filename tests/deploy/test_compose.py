@@ -18,6 +18,7 @@ SECRETS = {
     "POSTGRES_PASSWORD": "not-a-real-password",
     "GRAFANA_ADMIN_PASSWORD": "not-a-real-password",
     "INGEST_ADMIN_TOKEN": "not-a-real-token",
+    "INGEST_PSEUDONYM_KEY": "not-a-real-key",
     "ACCOUNTABILITY_READ_TOKEN": "not-a-real-token-r",
     "ACCOUNTABILITY_OPERATOR_TOKEN": "not-a-real-token-o",
     "ACCOUNTABILITY_ADMIN_TOKEN": "not-a-real-token-a",
@@ -173,3 +174,9 @@ def test_compose_runs_the_kafka_the_tests_run_with_the_same_settings(compose: di
     assert str(KafkaSettings().partitions) in services["kafka"]["environment"]["KAFKA_NUM_PARTITIONS"]
     assert services["classify"]["environment"]["CLASSIFY_EXACTLY_ONCE"].endswith("true}")
     assert services["kafka"]["environment"]["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == 1
+
+
+def test_prometheus_runs_without_its_lifecycle_api(compose: dict[str, Any]) -> None:
+    """`--web.enable-lifecycle` lets anyone who reaches Prometheus shut it down or reload it."""
+    command = " ".join(compose["services"]["prometheus"]["command"])
+    assert "--web.enable-lifecycle" not in command

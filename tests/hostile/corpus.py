@@ -16,6 +16,7 @@ FORM = ("Content-Type", "application/x-www-form-urlencoded")
 KEY = ("X-API-Key", "{KEY}")
 READ = ("Authorization", "Bearer {READ}")
 OPERATOR = ("Authorization", "Bearer {OPERATOR}")
+ADMIN = ("Authorization", "Bearer {ADMIN}")
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ ACCOUNTABILITY: list[Case] = [
         "PUT",
         "/v1/stages/pay/owners",
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=b'{"accountable": "bill',
     ),  # fmt: skip
     _acct(
@@ -244,7 +245,7 @@ ACCOUNTABILITY: list[Case] = [
         "/v1/stages/pay/owners",
         400,
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=b'{"accountable": "\xff\xfe"}',
     ),  # fmt: skip
     _acct(
@@ -252,7 +253,7 @@ ACCOUNTABILITY: list[Case] = [
         "PUT",
         "/v1/stages/pay/owners",
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=_j({"accountable": 5, "contributing": "everyone"}),
     ),  # fmt: skip
     _acct(
@@ -260,16 +261,17 @@ ACCOUNTABILITY: list[Case] = [
         "PUT",
         "/v1/stages/pay/owners",
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=_j({"accountable": "no-such-team"}),
     ),  # fmt: skip
-    _acct("owners missing key", "PUT", "/v1/stages/pay/owners", 422, headers=(OPERATOR, JSON), body=b"{}"),
+    _acct("owners missing key", "PUT", "/v1/stages/pay/owners", 422, headers=(ADMIN, JSON), body=b"{}"),
+    _acct("owners by an operator", "PUT", "/v1/stages/pay/owners", 403, headers=(OPERATOR, JSON), body=b"{}"),
     _acct(
         "owners 10,000 contributing",
         "PUT",
         "/v1/stages/pay/owners",
-        422,
-        headers=(OPERATOR, JSON),
+        413,  # 110 KB: over the 64 KiB body limit of every accountability route
+        headers=(ADMIN, JSON),
         body=_j({"accountable": "billing", "contributing": ["billing"] * 10_000}),
     ),  # fmt: skip
     _acct(
@@ -278,7 +280,7 @@ ACCOUNTABILITY: list[Case] = [
         "/v1/stages/pay/owners",
         400,
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=b'{"accountable": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     ),  # fmt: skip
     _acct(
@@ -287,7 +289,7 @@ ACCOUNTABILITY: list[Case] = [
         "/v1/stages/pay/owners",
         400,
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=b'{"accountable": "bil\x00ling"}',
     ),  # fmt: skip
     _acct(
@@ -296,17 +298,92 @@ ACCOUNTABILITY: list[Case] = [
         "/v1/stages/pay/owners",
         415,
         422,
-        headers=(OPERATOR, ("Content-Type", "text/plain")),
+        headers=(ADMIN, ("Content-Type", "text/plain")),
         body=_j({"accountable": "billing"}),
     ),  # fmt: skip
-    _acct("team id with spaces", "PUT", "/v1/teams/bad%20team", 422, headers=(OPERATOR, JSON), body=b"{}"),
-    _acct("team id 1 KB", "PUT", "/v1/teams/" + "t" * 1000, 422, headers=(OPERATOR, JSON), body=b"{}"),
+    _acct("team id with spaces", "PUT", "/v1/teams/bad%20team", 422, headers=(ADMIN, JSON), body=b"{}"),
+    _acct("team id 1 KB", "PUT", "/v1/teams/" + "t" * 1000, 422, headers=(ADMIN, JSON), body=b"{}"),
+    _acct("team change by an operator", "PUT", "/v1/teams/billing", 403, headers=(OPERATOR, JSON), body=b"{}"),
+    # Lengths the database must hold, on SQLite and PostgreSQL alike: refused as 422, never a 500
+    _acct(
+        "silence naive ends_at",
+        "POST",
+        "/v1/silences",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "pay", "ends_at": "2999-01-01T00:00:00"}),
+    ),
+    _acct(
+        "silence ends in 100 years",
+        "POST",
+        "/v1/silences",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "pay", "ends_at": "2125-01-01T00:00:00Z"}),
+    ),
+    _acct(
+        "actor header 190 chars",
+        "POST",
+        "/v1/silences",
+        422,
+        headers=(OPERATOR, JSON, ("X-Journeyline-Actor", "a" * 190)),
+        body=_j({"stage": "pay", "duration_s": 60}),
+    ),
+    _acct(
+        "receiver URL 2,000 chars",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(ADMIN, JSON),
+        body=_j({"receivers": [{"type": "webhook", "url": "https://hooks.example.com/" + "p" * 2000}]}),
+    ),
+    _acct(
+        "receiver secret 1,000 chars",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(ADMIN, JSON),
+        body=_j({"receivers": [{"type": "webhook", "url": "https://hooks.example.com/", "secret": "s" * 1000}]}),
+    ),
+    _acct(
+        "receiver on loopback",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(ADMIN, JSON),
+        body=_j({"receivers": [{"type": "webhook", "url": "http://127.0.0.1:8003/v1/alerts"}]}),
+    ),
+    _acct(
+        "receiver on the metadata endpoint",
+        "PUT",
+        "/v1/teams/billing",
+        422,
+        headers=(ADMIN, JSON),
+        body=_j({"receivers": [{"type": "slack", "url": "http://169.254.169.254/latest/meta-data/"}]}),
+    ),
+    _acct("team name 300 chars", "PUT", "/v1/teams/billing", 422, headers=(ADMIN, JSON), body=_j({"name": "n" * 300})),
+    _acct(
+        "ack note 2,000 chars",
+        "POST",
+        f"/v1/alerts/{ALERT}/ack",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"note": "n" * 2000}),
+    ),
+    _acct(
+        "relabel by 300 chars",
+        "POST",
+        "/v1/feedback/x/stage",
+        422,
+        headers=(OPERATOR, JSON),
+        body=_j({"stage": "pay", "by": "b" * 300}),
+    ),
     _acct(
         "team webhook to file://",
         "PUT",
         "/v1/teams/billing",
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=_j({"receivers": [{"type": "webhook", "url": "file:///etc/passwd"}]}),
     ),  # fmt: skip
     _acct(
@@ -314,7 +391,7 @@ ACCOUNTABILITY: list[Case] = [
         "PUT",
         "/v1/teams/billing",
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=_j({"receivers": [{"type": "carrier-pigeon"}]}),
     ),  # fmt: skip
     _acct(
@@ -322,7 +399,7 @@ ACCOUNTABILITY: list[Case] = [
         "PUT",
         "/v1/teams/billing",
         422,
-        headers=(OPERATOR, JSON),
+        headers=(ADMIN, JSON),
         body=_j({"receivers": [{"type": "webhook", "url": "http://127.0.0.1:1/x"}] * 1000}),
     ),  # fmt: skip
     _acct(
@@ -345,7 +422,7 @@ ACCOUNTABILITY: list[Case] = [
         "relabel stage 1 MB",
         "POST",
         "/v1/feedback/x/stage",
-        422,
+        413,
         headers=(OPERATOR, JSON),
         body=_j({"stage": "s" * 1_000_000}),
     ),  # fmt: skip

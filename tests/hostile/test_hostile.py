@@ -5,6 +5,7 @@ services must still be alive and ready afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import uuid
@@ -15,12 +16,14 @@ import httpx
 import pytest
 
 from services.cli.brokers import Broker
+from tests.conftest import fresh_postgres_database
 from tests.faults.stack import READ_TOKEN, Stack, stack_env
 from tests.hostile.corpus import CASES, Case
 
 pytestmark = pytest.mark.integration
 
 OPERATOR_TOKEN = "change-me-operator"  # noqa: S105 - the development default
+ADMIN_TOKEN = "change-me-admin"  # noqa: S105 - the development default
 LEAKS = ("Traceback", 'File "/', "Error:", "site-packages", "sqlalchemy", "psycopg", "aiokafka")
 
 
@@ -81,19 +84,32 @@ def _dechunk(data: bytes) -> bytes:
     return bytes(out)
 
 
-@pytest.fixture(scope="module")
-def services(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def services(
+    request: pytest.FixtureRequest, broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Ingest and accountability as processes; accountability on SQLite, then on PostgreSQL (whose limits on
+    lengths and time zones differ: a value SQLite keeps can be a 500 on PostgreSQL if it is not validated)."""
     tmp = tmp_path_factory.mktemp("hostile")
-    env = stack_env(broker.bootstrap_servers, f"h{uuid.uuid4().hex[:10]}.", f"sqlite:///{tmp / 'hostile.db'}")
-    stack = Stack(env, tmp, names=("ingest", "accountability"))
-    try:
+    with contextlib.ExitStack() as cleanup:
+        database = f"sqlite:///{tmp / 'hostile.db'}"
+        if request.param == "postgres":
+            database = cleanup.enter_context(fresh_postgres_database("jl_hostile")) or ""
+            if not database:
+                pytest.skip("PostgreSQL not reachable")
+        env = stack_env(broker.bootstrap_servers, f"h{uuid.uuid4().hex[:10]}.", database)
+        stack = Stack(
+            env,
+            tmp,
+            names=("ingest", "accountability"),
+            overrides={"ingest": {"DATABASE_URL": f"sqlite:///{tmp / 'ingest.db'}"}},
+        )
+        cleanup.callback(stack.stop)
         yield stack.start()
-    finally:
-        stack.stop()
 
 
 def _values(stack: Stack) -> dict[str, str]:
-    return {"{KEY}": stack.key, "{READ}": READ_TOKEN, "{OPERATOR}": OPERATOR_TOKEN}
+    return {"{KEY}": stack.key, "{READ}": READ_TOKEN, "{OPERATOR}": OPERATOR_TOKEN, "{ADMIN}": ADMIN_TOKEN}
 
 
 def test_the_corpus_is_big_enough_and_names_are_unique() -> None:

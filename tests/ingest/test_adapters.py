@@ -1,7 +1,10 @@
-"""Adapters on realistic payloads (vendor field names from INTEGRATIONS.md): the canonical event they give."""
+"""Adapters on realistic payloads (the vendors' documented field names): the canonical event they give."""
 
 from __future__ import annotations
 
+import hashlib
+
+from services.ingest.adapters.common import DEVELOPMENT_PSEUDONYM_KEY, set_pseudonym_key
 from services.ingest.examples import EXAMPLES
 from services.ingest.models import Adapter
 from shared.models import stable_event_id
@@ -151,8 +154,16 @@ def test_amazon_connect_ctr_becomes_a_call_contact_with_queue_wait_handle_and_wr
 def test_connect_without_customer_attribute_uses_a_pseudonym_never_the_phone_number() -> None:
     ctr = {**CONNECT_CTR, "Attributes": {"wrapCode": "NO_ACTION"}}
     event = one(ctr, Adapter.call_centre)
-    assert event["customer"]["id"].startswith("h:")
+    assert event["customer"]["id"].startswith("p:")
     assert "447700900123" not in str(event)
+    # keyed: not the plain hash of the number (which anyone could compute for every number), and another key
+    # gives another pseudonym
+    assert hashlib.sha256(b"+447700900123").hexdigest()[:24] not in event["customer"]["id"]
+    set_pseudonym_key("another-key")
+    try:
+        assert one(ctr, Adapter.call_centre)["customer"]["id"] != event["customer"]["id"]
+    finally:
+        set_pseudonym_key(DEVELOPMENT_PSEUDONYM_KEY)
 
 
 def test_genesys_conversation_uses_the_wrap_up_note_as_agent_text() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import uuid
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from services.ingest.examples import EXAMPLES
@@ -232,3 +234,77 @@ def test_an_envelope_with_a_bad_part_gets_the_per_item_answer(ingest: Ingest) ->
     results = response.json()["results"]
     assert [(r["index"], r["part"], r["status"]) for r in results] == [(0, 0, "accepted"), (0, 1, "rejected")]
     assert results[1]["reason"] == "score_out_of_range"
+
+
+def _meta_envelope(comments: int, tag: str) -> dict[str, object]:
+    """A Facebook Page feed webhook carrying `comments` comments in one entry (one request, many events)."""
+    change = copy.deepcopy(EXAMPLES["facebook"]["value"]["entry"][0]["changes"][0])
+    changes = []
+    for i in range(comments):
+        one = copy.deepcopy(change)
+        one["value"]["comment_id"] = f"{tag}_{i}"
+        changes.append(one)
+    return {"object": "page", "entry": [{"id": "1029384756", "time": 1741163000, "changes": changes}]}
+
+
+def test_an_envelope_counts_each_record_against_the_batch_limit(ingest: Ingest) -> None:
+    """INGEST_MAX_BATCH_ITEMS is 100 here: one request whose envelope expands to 101 comments is a 413."""
+    headers = {"X-API-Key": ingest.keys["chat-tool"]}
+    url = ingest.url + "/v1/events?adapter=social"
+    assert httpx.post(url, json=_meta_envelope(100, "fits"), headers=headers).status_code == 202
+    over = httpx.post(url, json=_meta_envelope(101, "over"), headers=headers)
+    assert over.status_code == 413, over.text
+    assert over.headers["content-type"] == "application/problem+json"
+    assert "expands to 101 events" in over.json()["detail"]
+
+
+def test_an_envelope_counts_each_record_against_the_source_rate_limit(ingest: Ingest) -> None:
+    """The `limited` source has 5 events/s and a burst of 100: three 60-comment envelopes in a row are 180 events,
+    so the last is refused whatever the bucket held (counted as one posted item each, all three would pass)."""
+    headers = {"X-API-Key": ingest.keys["limited"]}
+    url = ingest.url + "/v1/events?adapter=social"
+    replies = [httpx.post(url, json=_meta_envelope(60, f"rate{i}"), headers=headers) for i in range(3)]
+    assert [r.status_code for r in replies][-1] == 429, [r.status_code for r in replies]
+    assert "Retry-After" in replies[-1].headers
+
+
+async def test_no_planted_card_number_or_email_reaches_the_topic(ingest: Ingest) -> None:
+    text = "Refund card 4111 1111 1111 1111 please, write to jo.bloggs@example.com or call +44 7700 900123"
+    reply = post(ingest, {"external_id": f"pii-{uuid.uuid4().hex[:8]}", "text": text})
+    assert reply.status_code == 202, reply.text
+    event_id = reply.json()["id"]
+    key, event = (await consume(ingest.kafka, {event_id}))[event_id]
+    published = key + orjson.dumps(event.data)
+    for planted in (b"4111", b"jo.bloggs", b"example.com", b"7700"):
+        assert planted not in published, planted
+    assert event.data["text"] == "Refund card [card] please, write to [email] or call [phone]"
+    metrics = httpx.get(ingest.url + "/metrics").text
+    assert 'journeyline_ingest_redacted_total{kind="card",source="chat-tool"} 1.0' in metrics
+
+
+async def test_a_signed_vendor_webhook_needs_no_key_and_a_changed_byte_is_refused(ingest: Ingest) -> None:
+    import hashlib
+    import hmac
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    hook = {"vendor": "meta", "secrets": ["meta-app-secret-1"], "verify_token": "vt-42"}
+    assert httpx.put(ingest.url + "/v1/sources/callcentre/hook", json=hook, headers=admin).status_code == 200
+    url = ingest.url + "/v1/hooks/callcentre"
+    body = orjson.dumps(_meta_envelope(2, f"hook{uuid.uuid4().hex[:6]}"))
+    signature = "sha256=" + hmac.new(b"meta-app-secret-1", body, hashlib.sha256).hexdigest()
+    headers = {"X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+
+    accepted = httpx.post(url, content=body, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    ids = {row["id"] for row in accepted.json()["results"]}
+    assert ids <= set(await consume(ingest.kafka, ids))
+
+    tampered = body.replace(b"Delivery", b"Dflivery")
+    refused = httpx.post(url, content=tampered, headers=headers)
+    assert refused.status_code == 401 and refused.headers["content-type"] == PROBLEM
+    assert httpx.post(url, content=body, headers={"Content-Type": "application/json"}).status_code == 401
+    assert httpx.post(ingest.url + "/v1/hooks/chat-tool", content=body, headers=headers).status_code == 404
+
+    challenge = {"hub.mode": "subscribe", "hub.verify_token": "vt-42", "hub.challenge": "8391"}
+    assert httpx.get(url, params=challenge).text == "8391"
+    assert httpx.get(url, params={**challenge, "hub.verify_token": "nope"}).status_code == 401

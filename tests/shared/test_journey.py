@@ -39,3 +39,29 @@ def _write(tmp_path: Path, mutate) -> Path:
 def test_inconsistent_maps_are_refused_with_the_reason(tmp_path: Path, mutate, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_journey_map(_write(tmp_path, mutate))
+
+
+@pytest.mark.parametrize(
+    ("path", "bad", "names"),
+    [
+        (("moments_of_truth", 0, "rule"), {"repeat_contact": {"count": 3, "within": "30 days"}}, "within"),
+        (("moments_of_truth", 0, "rule"), {"repeat_contact": {"count": 0, "within": "30d"}}, "count"),
+        (("moments_of_truth", 0, "rule"), {"repeat_contact": {"cuont": 3}}, "cuont"),
+        (("moments_of_truth", 0, "rule"), {"third_contact": {}}, "rule must be one of"),
+        (("alert_rules", 0, "params"), {"window": "an hour", "min_volume": 20}, "window"),
+        (("alert_rules", 1, "params"), {"factor": "lots"}, "factor"),
+        (("alert_rules", 0, "params"), {"min_volume": 20, "treshold": 0.5}, "treshold"),
+    ],
+)
+def test_malformed_rule_parameters_are_refused_when_the_map_loads_naming_the_field(
+    tmp_path: Path, path: tuple[str | int, ...], bad: object, names: str
+) -> None:
+    raw = yaml.safe_load(DEFAULT_JOURNEY_MAP.read_text())
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = bad
+    broken = tmp_path / "map.yaml"
+    broken.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=names):
+        load_journey_map(broken)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest.adapters import support
+from services.ingest.adapters import support, vendors
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
@@ -34,6 +34,8 @@ _SOCIAL_MESSAGE_TYPES = {"facebook", "twitter", "instagram", "line", "whatsapp"}
 
 def adapt(payload: Any) -> list[Canonical]:
     record = require_object(payload, "contact record")
+    if vendors.is_salesforce_case(record):  # before Connect: a Case has a ContactId too
+        return [vendors.salesforce_case(record)]
     if "ContactId" in record:
         return [_amazon_connect(record)]
     if "conversationId" in record and "participants" in record:
@@ -44,6 +46,10 @@ def adapt(payload: Any) -> list[Canonical]:
         return [support.zendesk(record)]
     if support.is_intercom(record):
         return [support.intercom(record)]
+    if vendors.is_freshdesk_ticket(record):
+        return [vendors.freshdesk_ticket(record)]
+    if vendors.is_twilio_message(record):
+        return [vendors.twilio_message(record)]
     return [_contact(record)]
 
 

@@ -1,4 +1,4 @@
-"""The generic adapter: the canonical event as JSON (DESIGN §2), minus what ingest fills in."""
+"""The generic adapter: the canonical event as JSON (docs/contracts.md), minus what ingest fills in."""
 
 from __future__ import annotations
 

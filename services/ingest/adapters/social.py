@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.ingest.adapters import vendors
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
@@ -38,6 +39,11 @@ def adapt(payload: Any) -> list[Canonical]:
         return _meta_webhook(body)
     if isinstance(body.get("data"), dict) and "author_id" in body["data"]:
         return [_x_post(body["data"])]
+    if isinstance(body.get("data"), list) and ("meta" in body or "includes" in body):  # an X search result page
+        posts = [_x_post(post) for post in body["data"] if isinstance(post, dict)]
+        if not posts:
+            raise AdapterError("unsupported_payload", "the search result holds no post")
+        return posts
     if "author_id" in body and "text" in body and "id" in body and "post_id" not in body:
         return [_x_post(body)]
     if body.get("kind") == "t1" and isinstance(body.get("data"), dict):
@@ -104,6 +110,7 @@ def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
     platform = "facebook" if body["object"] == "page" else "instagram"
     events: list[Canonical] = []
     for entry in body["entry"]:
+        events += vendors.meta_messages(platform, entry) if isinstance(entry, dict) else []
         for change in dig(entry, "changes") or []:
             value = dig(change, "value")
             if not isinstance(value, dict) or dig(change, "field") not in ("feed", "comments"):
@@ -130,7 +137,7 @@ def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
                 }
             )
     if not events:
-        raise AdapterError("unsupported_payload", "the webhook holds no comment or post to ingest")
+        raise AdapterError("unsupported_payload", "the webhook holds no comment, post or customer message to ingest")
     return events
 
 

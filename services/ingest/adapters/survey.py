@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.ingest.adapters import vendors
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
@@ -29,6 +30,7 @@ _SCORE_REFS = ("nps", "csat", "ces")
 
 def adapt(payload: Any) -> list[Canonical]:
     body = require_object(payload, "survey response")
+    vendors.refuse_notification(body)
     if body.get("event_type") == "form_response" and isinstance(body.get("form_response"), dict):
         return [_typeform(body["form_response"])]
     if str(body.get("event_type", "")).startswith("survey_response.") and isinstance(body.get("event_data"), dict):

@@ -1,0 +1,70 @@
+"""Personal data is replaced in free text before it is published: e-mail, phone, card (Luhn), IBAN (mod 97)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from services.ingest.auth import SourceInfo
+from services.ingest.models import Adapter
+from services.ingest.redact import iban_ok, luhn_ok, redact
+from shared.models import Channel
+from tests.ingest.factories import one
+
+PLANTED = (
+    "I'm jo.bloggs+cx@example.co.uk, call +44 7700 900123 or 020 7946 0958. You charged my card "
+    "4111 1111 1111 1111 twice; refund to GB82 WEST 1234 5698 7654 32 please."
+)
+
+
+def test_each_kind_is_replaced_and_counted() -> None:
+    result = redact(PLANTED)
+    assert result.text == (
+        "I'm [email], call [phone] or [phone]. You charged my card [card] twice; refund to [iban] please."
+    )
+    assert dict(result.counts) == {"email": 1, "phone": 2, "card": 1, "iban": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 123456789 arrived on 2025-03-05 at 14:30",
+        "card 4111 1111 1111 1112 is not a valid card number",  # fails Luhn
+        "version 10.4.2, error code 0x80070057, 3 items for 49.99",
+        "mail us at support (at) example dot com",
+    ],
+)
+def test_things_that_only_look_like_personal_data_are_kept(text: str) -> None:
+    assert redact(text).text == text
+
+
+def test_an_iban_that_fails_its_check_is_not_called_an_iban() -> None:
+    assert "[iban]" not in redact("IBAN GB82 WEST 1234 5698 7654 33 has a wrong check").text  # fails mod 97
+
+
+def test_the_checks() -> None:
+    assert luhn_ok("4111111111111111") and luhn_ok("5500005555555559") and not luhn_ok("4111111111111112")
+    assert iban_ok("DE89 3704 0044 0532 0130 00") and not iban_ok("DE89 3704 0044 0532 0130 01")
+
+
+@pytest.mark.parametrize("unit", ["a", "1", "1 ", "a@", "+1-", "x.y@z"])
+def test_time_grows_linearly_with_the_input(unit: str) -> None:
+    def took(n: int) -> float:
+        text = unit * n
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            redact(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    ratio = took(200_000) / max(took(20_000), 1e-6)
+    assert ratio < 30, f"10x the input took {ratio:.0f}x the time"
+
+
+def test_intake_redacts_unless_the_source_opts_out() -> None:
+    payload = {"external_id": "pii-1", "text": PLANTED}
+    assert "4111" not in one(payload)["text"] and "@example" not in one(payload)["text"]
+    keeps = SourceInfo(name="raw", channel=Channel.other, adapter=Adapter.generic, rate_limit=None, redact=False)
+    assert one(payload, src=keeps)["text"] == PLANTED
