@@ -12,14 +12,13 @@ import base64
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from services.cli.embedded import free_port, port_open
+from services.cli.embedded import free_port, kill_process, port_open, stop_process
 
 KAFKA_VERSION = "4.1.1"  # also the image tag in docker-compose.yml; tests/deploy checks they agree
 SCALA_VERSION = "2.13"
@@ -191,22 +190,12 @@ class ApacheKafka:
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (a controlled shutdown that flushes the logs), then SIGKILL after `timeout`."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
+        stop_process(proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL, for fault tests; the data folder stays, so `start()` resumes on it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.process = None
+        proc, self.process = self.process, None
+        kill_process(proc)
 
     def __enter__(self) -> ApacheKafka:
         return self.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -17,6 +18,7 @@ import httpx
 from sqlalchemy import text
 
 from shared.db import make_engine
+from shared.kafka import ensure_topics
 from shared.models import stable_event_id
 from shared.settings import KafkaSettings, Topics
 from tests.support import ENGINE, ROOT, ServiceProcess
@@ -46,6 +48,16 @@ def stack_env(bootstrap: str, prefix: str, database_url: str, **extra: str) -> d
         "JOURNEYLINE_LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+def own_stack(bootstrap: str, prefix: str, tmp_path: Path, model_dir: Path, **extra: str) -> Stack:
+    """A (not yet started) stack of one test on `bootstrap`: its topics created, SQLite, the trained model."""
+    kafka = KafkaSettings(engine=ENGINE, bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
+    asyncio.run(ensure_topics(kafka))
+    env = stack_env(
+        bootstrap, prefix, f"sqlite:///{tmp_path / 'journeyline.db'}", CLASSIFY_MODEL_DIR=str(model_dir), **extra
+    )
+    return Stack(env, tmp_path, kafka=kafka)
 
 
 def add_source(env: dict[str, str], name: str, channel: str = "chat") -> str:

@@ -19,9 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.cli.brokers import Broker
-from shared.kafka import ensure_topics
-from shared.settings import KafkaSettings, Topics
-from tests.faults.stack import Load, Stack, assert_stored_exactly_once, running, stack_env, wait_until
+from tests.faults.stack import Load, assert_stored_exactly_once, own_stack, running, wait_until
 from tests.support import BROKER_KIND
 
 pytestmark = [
@@ -58,18 +56,11 @@ async def read_topic(bootstrap: str, topic: str, *, isolation_level: str) -> Cou
 def test_broker_sigkill_under_load_503_never_202_then_every_event_once_without_restarting_a_service(
     own_broker: Broker, topic_prefix: str, tmp_path: Path, model_dir: Path
 ) -> None:
-    kafka = KafkaSettings(
-        engine="kafka", bootstrap_servers=own_broker.bootstrap_servers, topics=Topics(prefix=topic_prefix)
+    prepared = own_stack(
+        own_broker.bootstrap_servers, topic_prefix, tmp_path, model_dir, INGEST_HEALTH_INTERVAL_SECONDS="0.5"
     )
-    asyncio.run(ensure_topics(kafka))
-    env = stack_env(
-        own_broker.bootstrap_servers,
-        topic_prefix,
-        f"sqlite:///{tmp_path / 'journeyline.db'}",
-        CLASSIFY_MODEL_DIR=str(model_dir),
-        INGEST_HEALTH_INTERVAL_SECONDS="0.5",
-    )
-    with running(Stack(env, tmp_path, kafka=kafka)) as stack:
+    kafka = prepared.kafka
+    with running(prepared) as stack:
         pids = {name: service.process.pid for name, service in stack.services.items() if service.process}
         before = Load(stack["ingest"].url, stack.key, rate=40, batch=4, tag="before")
         before.start()
@@ -119,19 +110,12 @@ def test_broker_sigkill_under_load_503_never_202_then_every_event_once_without_r
 def test_exactly_once_classify_killed_mid_transaction_leaves_each_event_once_on_the_classified_topic(
     broker: Broker, topic_prefix: str, tmp_path: Path, model_dir: Path
 ) -> None:
-    kafka = KafkaSettings(
-        engine="kafka", bootstrap_servers=broker.bootstrap_servers, topics=Topics(prefix=topic_prefix)
-    )
-    asyncio.run(ensure_topics(kafka))
-    env = stack_env(
-        broker.bootstrap_servers,
-        topic_prefix,
-        f"sqlite:///{tmp_path / 'journeyline.db'}",
-        CLASSIFY_MODEL_DIR=str(model_dir),
-        CLASSIFY_EXACTLY_ONCE="true",
-        CLASSIFY_INSTANCE_ID="eos-test",
-    )
-    with running(Stack(env, tmp_path, kafka=kafka)) as stack:
+    prepared = own_stack(
+        broker.bootstrap_servers, topic_prefix, tmp_path, model_dir,
+        CLASSIFY_EXACTLY_ONCE="true", CLASSIFY_INSTANCE_ID="eos-test",
+    )  # fmt: skip
+    kafka = prepared.kafka
+    with running(prepared) as stack:
         load = Load(stack["ingest"].url, stack.key, rate=150, batch=10, tag="eos")
         load.start()
         aborted = 0

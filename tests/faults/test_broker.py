@@ -16,7 +16,7 @@ import pytest
 from services.cli.brokers import Broker
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings, Topics
-from tests.faults.stack import Load, Stack, assert_stored_exactly_once, running, stack_env, wait_until
+from tests.faults.stack import Load, assert_stored_exactly_once, own_stack, running, wait_until
 from tests.support import ENGINE
 
 pytestmark = pytest.mark.integration
@@ -29,15 +29,11 @@ def _create_topics(bootstrap: str, prefix: str) -> None:
 def test_broker_stop_gives_fast_503s_never_202_and_new_events_flow_after_it_returns(
     own_broker: Broker, topic_prefix: str, tmp_path: Path, model_dir: Path
 ) -> None:
-    _create_topics(own_broker.bootstrap_servers, topic_prefix)
-    env = stack_env(
-        own_broker.bootstrap_servers,
-        topic_prefix,
-        f"sqlite:///{tmp_path / 'journeyline.db'}",
-        CLASSIFY_MODEL_DIR=str(model_dir),
-        INGEST_HEALTH_INTERVAL_SECONDS="0.5",
+    prepared = own_stack(
+        own_broker.bootstrap_servers, topic_prefix, tmp_path, model_dir, INGEST_HEALTH_INTERVAL_SECONDS="0.5"
     )
-    with running(Stack(env, tmp_path)) as stack:
+    env = prepared.env
+    with running(prepared) as stack:
         pids = {name: service.process.pid for name, service in stack.services.items() if service.process}
         before = Load(stack["ingest"].url, stack.key, rate=40, batch=4, tag="before")
         before.start()
