@@ -135,6 +135,7 @@ class EventType(StrEnum):
     feedback_received = "io.journeyline.feedback.received"
     feedback_classified = "io.journeyline.feedback.classified"
     feedback_corrected = "io.journeyline.feedback.corrected"
+    customer_erased = "io.journeyline.customer.erased"
     alert_opened = "io.journeyline.alert.opened"
     alert_updated = "io.journeyline.alert.updated"
     alert_acknowledged = "io.journeyline.alert.acknowledged"

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from services.accountability import ownership, scorecard
 from services.accountability.deps import AdminDep, OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
 from services.accountability.models import FeedbackItem, StageOwnership, Team
+from services.accountability.privacy import ErasureReceipt, erase_customer
 from services.accountability.receivers import UnsafeReceiver, check_receiver
 from services.accountability.schemas import (
     AuditPublic,
@@ -220,3 +221,21 @@ def get_audit(
         AuditPublic.model_validate(e, from_attributes=True)
         for e in ownership.audit_log(session=session, subject=subject, limit=limit)
     ]
+
+
+@router.delete("/customers/{customer_id}", tags=["customers"], summary="Erase a customer everywhere (audited)")
+def erase(customer_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> ErasureReceipt:
+    """Every item, moment and moment-of-truth state of the customer is deleted and the figures are recounted
+    without them; classify is told to drop them from its training rows. The answer is the receipt."""
+    if storable_id(customer_id, longest=200) is None:
+        raise Problem(404, "Unknown customer", "no customer has such an id")
+    receipt = erase_customer(
+        session=session, customer_id=customer_id, now=runtime.clock(), corrections_topic=runtime.topics.corrections
+    )
+    ownership.audit(
+        session=session, actor=actor, action="customer.erase", subject=f"customer:{customer_id}"[:200],
+        before={}, after=receipt.model_dump(mode="json"), at=runtime.clock(),
+    )  # fmt: skip
+    session.commit()
+    runtime.dispatcher.notify()
+    return receipt

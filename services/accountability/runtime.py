@@ -15,6 +15,7 @@ from services.accountability.consumer import FeedbackConsumer
 from services.accountability.delivery import Dispatcher, prune_delivered
 from services.accountability.migrate import upgrade
 from services.accountability.ownership import seed
+from services.accountability.privacy import expire_text
 from services.accountability.scorecard import WINDOWS, journey_view
 from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
 from services.accountability.settings import AccountabilitySettings
@@ -128,6 +129,10 @@ class Runtime:
                 alerts_topic=self.topics.alerts,
             )
             prune_delivered(session=session, before=self.clock() - timedelta(seconds=self.settings.outbox_retention_s))
+            if self.settings.text_retention_days is not None:
+                expire_text(
+                    session=session, older_than=timedelta(days=self.settings.text_retention_days), now=self.clock()
+                )
             session.commit()
             return outcome
 

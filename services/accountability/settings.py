@@ -46,6 +46,9 @@ class AccountabilitySettings(CommonSettings):
     # Receivers on internal addresses (loopback, private, link-local, metadata) are refused unless named here:
     # comma-separated host names, addresses or networks, e.g. "hooks.internal,10.20.0.0/16".
     receiver_allow_hosts: str = ""
+    # Free text of stored items is removed this many days after it was received (counts, scores and the
+    # classification stay); unset: kept.
+    text_retention_days: float | None = Field(default=None, gt=0)
     # The largest request body any route takes (every write is a small JSON document).
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 

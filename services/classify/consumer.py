@@ -137,19 +137,35 @@ class CorrectionsHandler:
         kept: list[Correction] = []
         for record in records:
             try:
-                kept.append(self._read(record))
+                item = self._read(record)
             except Rejected as exc:
                 await dead_letter(self.producer, topics=self.topics, group=self.group, record=record, exc=exc)
+                continue
+            if isinstance(item, Correction):
+                kept.append(item)
+                continue
+            if kept:  # keep the order: corrections read before the erasure are stored, then erased with it
+                await asyncio.to_thread(self.store.append, kept)
+                metrics.CORRECTIONS.inc(len(kept))
+                kept = []
+            removed = await asyncio.to_thread(self.store.erase, item)
+            log.info("erased a customer's training rows", extra={"removed": removed, "ref": record_ref(record)})
         if kept:
             await asyncio.to_thread(self.store.append, kept)
             metrics.CORRECTIONS.inc(len(kept))
             log.info("stored corrections", extra={"count": len(kept), "ref": record_ref(records[-1])})
 
-    def _read(self, record: ConsumerRecord) -> Correction:
+    def _read(self, record: ConsumerRecord) -> Correction | list[str]:
+        """A correction, or the feedback ids of an erased customer."""
         try:
             event = decode(record.headers, record.value)
         except CloudEventError as exc:
             raise Rejected("undecodable", str(exc)) from exc
+        if event.type == EventType.customer_erased:
+            ids = event.data.get("feedback_ids") if isinstance(event.data, dict) else None
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise Rejected("invalid_erasure", "feedback_ids: must be a list of ids")
+            return ids
         if event.type != EventType.feedback_corrected:
             raise Rejected("unexpected_type", f"ce_type {event.type!r} is not {EventType.feedback_corrected.value!r}")
         try:

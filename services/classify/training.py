@@ -96,6 +96,28 @@ class CorrectionStore:
             fh.flush()
             os.fsync(fh.fileno())
 
+    def erase(self, feedback_ids: Iterable[str]) -> int:
+        """Drop every correction of these items (a customer's erasure); rewrite the file atomically. Returns how
+        many lines were removed."""
+        gone = set(feedback_ids)
+        if not gone or not self.path.exists():
+            return 0
+        kept, removed = [], 0
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip() and Correction.model_validate_json(line).id in gone:
+                    removed += 1
+                elif line.strip():
+                    kept.append(line if line.endswith("\n") else line + "\n")
+        if removed:
+            temp = self.path.with_suffix(".erasing")
+            with open(temp, "w", encoding="utf-8") as fh:
+                fh.writelines(kept)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temp, self.path)
+        return removed
+
     def read(self) -> list[Correction]:
         if not self.path.exists():
             return []

@@ -163,6 +163,23 @@ async def test_corrections_are_stored_as_training_rows_and_the_try_it_api_answer
     dead = await _read(kafka, kafka.topics.dlq, 1)
     assert [header(r, "dlq_reason") for r in dead] == ["invalid_correction"]
 
+    # A customer's erasure (from accountability) removes their items from the training rows.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        erasure = {"customer_id": "CUS-1", "feedback_ids": [correction["id"]], "at": utcnow().isoformat()}
+        headers, value = encode(
+            CloudEvent(id="erase-1", source="it", type=EventType.customer_erased.value, data=erasure)
+        )
+        await producer.send_and_wait(kafka.topics.corrections, value=value, headers=headers)
+    finally:
+        await producer.stop()
+    for _ in range(150):
+        if correction["id"] not in store.read_text():
+            break
+        await asyncio.sleep(0.2)
+    assert correction["id"] not in store.read_text()
+
     _try_it(classify)
 
 

@@ -58,6 +58,27 @@ GOOD = {"external_id": "hostile-good", "text": "The app keeps crashing"}
 INGEST: list[Case] = [
     # Keys
     _ingest("no key", _j(GOOD), 401, headers=(JSON,)),
+    # Signed vendor webhooks: an unknown source, a source without a vendor, no or a forged signature
+    _ingest("hook for an unknown source", _j(GOOD), 404, headers=(JSON,), path="/v1/hooks/nobody"),
+    _ingest("hook for a source with no vendor", _j(GOOD), 404, headers=(JSON,), path="/v1/hooks/faults"),
+    _ingest("hook source name 1 KB", _j(GOOD), 404, headers=(JSON,), path="/v1/hooks/" + "s" * 1000),
+    _ingest(
+        "hook handshake for an unknown source",
+        b"",
+        404,
+        headers=(),
+        path="/v1/hooks/nobody?hub.mode=subscribe",
+        method="GET",
+    ),
+    _ingest(
+        "hook secrets without the admin token",
+        _j({"vendor": "meta", "secrets": ["x" * 12]}),
+        401,
+        403,
+        headers=(JSON,),
+        path="/v1/sources/faults/hook",
+        method="PUT",
+    ),
     _ingest("unknown key", _j(GOOD), 401, headers=(("X-API-Key", "jl_not_a_key"), JSON)),
     _ingest("empty key", _j(GOOD), 401, headers=(("X-API-Key", ""), JSON)),
     _ingest("8 KB key", _j(GOOD), 401, headers=(("X-API-Key", "k" * 8000), JSON)),
@@ -304,6 +325,10 @@ ACCOUNTABILITY: list[Case] = [
     _acct("team id with spaces", "PUT", "/v1/teams/bad%20team", 422, headers=(ADMIN, JSON), body=b"{}"),
     _acct("team id 1 KB", "PUT", "/v1/teams/" + "t" * 1000, 422, headers=(ADMIN, JSON), body=b"{}"),
     _acct("team change by an operator", "PUT", "/v1/teams/billing", 403, headers=(OPERATOR, JSON), body=b"{}"),
+    _acct("erase by a reader", "DELETE", "/v1/customers/CUS-1", 403),
+    _acct("erase by an operator", "DELETE", "/v1/customers/CUS-1", 403, headers=(OPERATOR,)),
+    _acct("erase a customer id with NUL", "DELETE", "/v1/customers/a%00b", 404, headers=(ADMIN,)),
+    _acct("erase a customer id of 1 KB", "DELETE", "/v1/customers/" + "c" * 1000, 404, headers=(ADMIN,)),
     # Lengths the database must hold, on SQLite and PostgreSQL alike: refused as 422, never a 500
     _acct(
         "silence naive ends_at",
