@@ -26,7 +26,7 @@ from services.ingest.models import (
     source_public,
 )
 from services.ingest.publisher import BrokerUnavailable
-from services.ingest.service import SourceError, add_source, list_sources, revoke_source, rotate_key
+from services.ingest.service import InvalidMapping, SourceError, add_source, list_sources, revoke_source, rotate_key
 from shared.http import PROBLEM_JSON, Problem
 from shared.models import utcnow
 
@@ -275,6 +275,8 @@ def get_sources(_: AdminDep, session: SessionDep) -> list[SourcePublic]:
 def create_source(_: AdminDep, session: SessionDep, runtime: RuntimeDep, source: SourceCreate) -> SourceWithKey:
     try:
         row, key = add_source(session=session, source=source)
+    except InvalidMapping as exc:
+        raise Problem(422, "Invalid mapping", str(exc)) from None
     except (SourceError, IntegrityError) as exc:
         raise Problem(409, "Conflict", str(exc) if isinstance(exc, SourceError) else "the source exists") from None
     runtime.sources.put(row)

@@ -31,6 +31,7 @@ class SourceInfo:
     hook_vendor: str | None = None
     hook_secrets: tuple[str, ...] = ()
     hook_verify_token: str | None = None
+    mapping: tuple[tuple[str, str], ...] = ()
 
 
 class SourceCache:
@@ -127,6 +128,7 @@ def _info(row: Source) -> SourceInfo:
         hook_vendor=row.hook_vendor,
         hook_secrets=tuple(row.hook_secrets or ()),
         hook_verify_token=row.hook_verify_token,
+        mapping=tuple((row.mapping or {}).items()),
     )
 
 

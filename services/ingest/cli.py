@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlmodel import Session
 
 from services.ingest.models import Adapter, SourceCreate
 from services.ingest.service import (
+    InvalidMapping,
     SourceError,
     add_source,
     create_tables,
@@ -51,6 +53,12 @@ def register(sub: Any) -> None:
         action="store_false",
         help="keep e-mail addresses, phone, card numbers and IBANs in this source's text (redacted by default)",
     )
+    add.add_argument(
+        "--mapping",
+        type=_json_object,
+        default=None,
+        help='for --adapter mapping: canonical field -> path into the payload, as JSON ({"text": "body", ...})',
+    )
     add.set_defaults(func=_add)
 
     inner.add_parser("list", help="list sources (keys are never shown)").set_defaults(func=_list)
@@ -75,6 +83,16 @@ def _fail(exc: Exception) -> int:
     return 1
 
 
+def _json_object(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise argparse.ArgumentTypeError("a JSON object of field -> path strings")
+    return value
+
+
 def _add(args: argparse.Namespace) -> int:
     with _session() as session:
         try:
@@ -84,11 +102,12 @@ def _add(args: argparse.Namespace) -> int:
                 adapter=args.adapter,
                 rate_limit=args.rate_limit,
                 redact=args.redact,
+                mapping=args.mapping,
             )
             row, key = add_source(session=session, source=create)
         except ValidationError as exc:
             return _fail(ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())))
-        except SourceError as exc:
+        except (SourceError, InvalidMapping) as exc:
             return _fail(exc)
     print(
         f"source {row.name} added (channel {row.channel.value}, adapter {row.adapter.value}); its API key, shown once:"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from services.ingest import metrics
-from services.ingest.adapters import ADAPTERS, AdapterError
+from services.ingest.adapters import ADAPTERS, AdapterError, AdaptFn, mapping
 from services.ingest.auth import SourceInfo
 from services.ingest.models import Adapter
 from services.ingest.redact import redact
@@ -156,7 +157,13 @@ def prepare(
     body: Body, *, source: SourceInfo, adapter: Adapter, received_at: datetime, max_future: timedelta
 ) -> tuple[list[Record], list[Rejection]]:
     """Run every item through the adapter and validation; a foreign `source` refuses the whole request."""
-    adapt = ADAPTERS[adapter]
+    adapt: AdaptFn
+    if adapter == Adapter.mapping:
+        if not source.mapping:
+            raise Problem(400, "No mapping", f"source {source.name!r} has no mapping for the mapping adapter")
+        adapt = functools.partial(mapping.adapt, mapping=dict(source.mapping))
+    else:
+        adapt = ADAPTERS[adapter]
     records: list[Record] = []
     rejections = list(body.broken)
     channel = source.channel.value

@@ -24,6 +24,7 @@ class Adapter(StrEnum):
     social = "social"
     review = "review"
     survey = "survey"
+    mapping = "mapping"  # the source's own field paths (`mapping` in its settings)
 
 
 class HookVendor(StrEnum):
@@ -68,6 +69,8 @@ class Source(SourceBase, table=True):
     # The vendor's signing secrets (two while one is being rotated) and Meta's verify token: kept as they are,
     # since a signature can only be checked with the secret itself; never shown by the API.
     hook_secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # For the `mapping` adapter: canonical field -> dotted path into the payload (services/ingest/adapters/mapping.py)
+    mapping: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     hook_verify_token: str | None = Field(default=None, max_length=200)
 
 
@@ -88,6 +91,7 @@ class SourceCreate(SourceBase):
 
     hook_secrets: list[str] = Field(default_factory=list, max_length=2)
     hook_verify_token: str | None = Field(default=None, max_length=200)
+    mapping: dict[str, str] | None = Field(default=None, description="For the mapping adapter: field -> path")
 
 
 class SourcePublic(SourceBase):

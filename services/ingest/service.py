@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from services.ingest.adapters.mapping import check_mapping
 from services.ingest.models import SOURCE_NAME_PATTERN, Adapter, HookSecrets, Source, SourceCreate
 from shared.models import Channel, utcnow
 
@@ -29,6 +30,7 @@ def create_tables(engine: Engine) -> None:
         "hook_vendor": "VARCHAR(20)",
         "hook_secrets": "JSON NOT NULL DEFAULT '[]'",
         "hook_verify_token": "VARCHAR(200)",
+        "mapping": "JSON",
     }
     missing = [(name, kind) for name, kind in added.items() if name not in present]
     if missing:
@@ -56,6 +58,7 @@ def add_source(*, session: Session, source: SourceCreate) -> tuple[Source, str]:
         raise SourceError("source names are 1-63 characters: lower-case letters, digits, '_', '.', '-'")
     if session.exec(select(Source).where(Source.name == source.name)).first() is not None:
         raise SourceError(f"a source named {source.name!r} already exists")
+    check_source_mapping(source)
     key = new_key()
     row = Source(
         name=source.name,
@@ -66,6 +69,7 @@ def add_source(*, session: Session, source: SourceCreate) -> tuple[Source, str]:
         hook_vendor=source.hook_vendor,
         hook_secrets=list(source.hook_secrets),
         hook_verify_token=source.hook_verify_token,
+        mapping=source.mapping,
         key_hash=hash_key(key),
         key_hint=_hint(key),
     )
@@ -83,6 +87,21 @@ def set_hook_secrets(*, session: Session, name: str, hook: HookSecrets) -> Sourc
     session.commit()
     session.refresh(row)
     return row
+
+
+class InvalidMapping(ValueError):
+    """A source's field mapping that the mapping adapter could not use."""
+
+
+def check_source_mapping(source: SourceCreate) -> None:
+    """A mapping must be usable, and the mapping adapter needs one."""
+    if source.mapping is not None:
+        try:
+            check_mapping(source.mapping)
+        except ValueError as exc:
+            raise InvalidMapping(f"mapping: {exc}") from None
+    elif source.adapter == Adapter.mapping:
+        raise InvalidMapping("mapping: the mapping adapter needs a mapping (canonical field -> path)")
 
 
 def get_source(*, session: Session, name: str) -> Source:
