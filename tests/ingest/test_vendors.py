@@ -117,3 +117,16 @@ def test_notification_only_survey_webhooks_are_refused_with_a_reason() -> None:
     for payload in (qualtrics, monkey):
         refusal = rejected(payload, Adapter.survey)
         assert refusal.reason == "needs_fetch" and "fetch" in refusal.detail
+
+
+def test_an_x_api_v1_status_is_read_as_well_as_a_v2_post() -> None:
+    status = {
+        "created_at": "Wed Mar 05 09:00:00 +0000 2025", "id": 1895, "id_str": "1895",
+        "full_text": "@acme my router died again", "truncated": False, "lang": "en",
+        "user": {"id": 42, "id_str": "42", "screen_name": "dana"}, "in_reply_to_status_id_str": None,
+    }  # fmt: skip
+    event = one(status, Adapter.social)
+    assert event["external_id"] == "x:1895" and event["customer"]["id"] == "x:42"
+    assert event["text"] == "@acme my router died again" and event["occurred_at"].startswith("2025-03-05T09:00:00")
+    v2 = one(X_SEARCH["data"][0], Adapter.social)
+    assert (v2["external_id"], v2["customer"]["id"]) == (event["external_id"], event["customer"]["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from services.ingest.adapters import vendors
@@ -46,6 +47,8 @@ def adapt(payload: Any) -> list[Canonical]:
         return posts
     if "author_id" in body and "text" in body and "id" in body and "post_id" not in body:
         return [_x_post(body)]
+    if "id_str" in body and isinstance(body.get("user"), dict):  # an X (Twitter) API v1.1 status
+        return [_x_status_v1(body)]
     if body.get("kind") == "t1" and isinstance(body.get("data"), dict):
         return [_reddit(body["data"])]
     return [_mention(body)]
@@ -77,6 +80,32 @@ def _mention(body: dict[str, Any]) -> Canonical:
 def _handle_id(handle: Any) -> str | None:
     text = text_or_none(handle)
     return f"handle:{text.lstrip('@').lower()}" if text else None
+
+
+def _x_status_v1(status: dict[str, Any]) -> Canonical:
+    """An X API v1.1 status (the older REST and Account Activity shape): `id_str`, `full_text` or `text`, `user`."""
+    return {
+        "external_id": tagged("x", status.get("id_str")),
+        "channel": "social",
+        "kind": "feedback",
+        "occurred_at": parse_time(_twitter_time(status.get("created_at")), "created_at"),
+        "customer": {"id": tagged("x", dig(status, "user", "id_str"))},
+        "text": text_or_none(status.get("full_text") or dig(status, "extended_tweet", "full_text") or status.get("text")),
+        "metadata": meta(
+            platform="x", language=status.get("lang"), author_handle=dig(status, "user", "screen_name"),
+            reply_to=status.get("in_reply_to_status_id_str"),
+        ),
+    }  # fmt: skip
+
+
+def _twitter_time(value: Any) -> Any:
+    """v1.1 writes times as `Wed Mar 05 09:00:00 +0000 2025`; ISO and epoch values pass through."""
+    if isinstance(value, str) and len(value) == 30 and value[3] == " ":
+        try:
+            return datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y").isoformat()
+        except ValueError:
+            return value
+    return value
 
 
 def _x_post(post: dict[str, Any]) -> Canonical:
