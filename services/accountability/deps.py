@@ -62,17 +62,21 @@ def require(role: Role) -> Callable[..., str]:
             raise Problem(
                 401,
                 "Unauthorized",
-                f"send 'Authorization: Bearer <token>' with a {role.name} token",
+                f"send 'Authorization: Bearer <token>' with {_a(role.name)} token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         have = _role_of(token.strip(), runtime)
         if have is None:
             raise Problem(401, "Unauthorized", "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
         if have < role:
-            raise Problem(403, "Forbidden", f"this needs a {role.name} token; yours is a {have.name} token")
+            raise Problem(403, "Forbidden", f"this needs {_a(role.name)} token; yours is {_a(have.name)} token")
         return f"{actor.strip()} ({have.name})" if actor and actor.strip() else have.name
 
     return check
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 ReaderDep = Annotated[str, Depends(require(Role.read))]
