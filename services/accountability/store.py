@@ -125,9 +125,9 @@ def store_batch(*, session: Session, items: Sequence[ClassifiedFeedback], stored
 _CONTENT = ("text", "csat", "nps", "ces", "stage", "sentiment_label", "severity")
 
 
-def _fingerprint(row: Any) -> tuple[Any, ...]:
-    data = row["data"] if isinstance(row, dict) else row.data
-    return (*(row[k] for k in _CONTENT), orjson.dumps((data or {}).get("metadata") or {}, option=orjson.OPT_SORT_KEYS))
+def _fingerprint(row: dict[str, Any]) -> tuple[Any, ...]:
+    metadata = (row["data"] or {}).get("metadata") or {}
+    return (*(row[k] for k in _CONTENT), orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS))
 
 
 def revise(*, session: Session, rows: dict[str, dict[str, Any]]) -> list[str]:
