@@ -23,6 +23,26 @@ class HealthThresholds(BaseModel):
     min_volume: int = 5
 
 
+class PinnedTheme(BaseModel):
+    """A theme a company names itself: an item of the stage belongs to it when its text contains a seed phrase.
+
+    The `id` is its identity over time (rename it, add seeds: its history stays); `name` is the label shown.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    phrases: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _wordy(self) -> PinnedTheme:
+        empty = [p for p in self.phrases if not re.search(r"[^\W\d_]", p)]
+        if empty:
+            raise ValueError(f"theme {self.id!r}: a seed phrase needs at least one word, not {empty[0]!r}")
+        return self
+
+
 class Stage(BaseModel):
     id: str
     name: str
@@ -30,7 +50,27 @@ class Stage(BaseModel):
     description: str = ""
     examples: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    # Keywords in other languages, by ISO 639-1 code (`keywords` are English). `keywords: {en: [...], fr: [...]}`
+    # is read as the same thing.
+    keywords_by_language: dict[str, list[str]] = Field(default_factory=dict)
     health: HealthThresholds = Field(default_factory=HealthThresholds)
+    themes: list[PinnedTheme] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keywords_per_language(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("keywords"), dict):
+            by_language = {str(k): v for k, v in data["keywords"].items()}
+            data = {**data, "keywords": by_language.pop("en", [])}
+            data["keywords_by_language"] = {**by_language, **(data.get("keywords_by_language") or {})}
+        return data
+
+    @model_validator(mode="after")
+    def _unique_themes(self) -> Stage:
+        ids = [t.id for t in self.themes]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"stage {self.id!r}: theme ids must be unique")
+        return self
 
 
 class Receiver(BaseModel):
@@ -100,6 +140,8 @@ class NegativeShareParams(_Params):
     window: Duration = "1h"
     min_volume: int = Field(default=20, ge=1)
     threshold: float | None = Field(default=None, ge=0, le=1)
+    # How long after a person resolves the alert the stage is checked (default: four windows).
+    verify_after: Duration | None = None
 
 
 class VolumeSpikeParams(_Params):
@@ -108,6 +150,16 @@ class VolumeSpikeParams(_Params):
     factor: float = Field(default=3.0, gt=0)
     min_volume: int = Field(default=20, ge=0)
     min_baseline: int = Field(default=1, ge=0)
+    verify_after: Duration | None = None
+
+
+class EmergingThemeParams(_Params):
+    """A theme is emerging when it reaches `min_volume` in `window` and is new (nothing in the window before) or
+    has grown at least `growth` times over it."""
+
+    window: Duration = "24h"
+    min_volume: int = Field(default=10, ge=1)
+    growth: float = Field(default=3.0, gt=1)
 
 
 MOMENT_RULES: dict[str, type[_Params]] = {
@@ -120,6 +172,7 @@ ALERT_PARAMS: dict[str, type[_Params]] = {
     "volume_spike": VolumeSpikeParams,
     "critical_item": _Params,
     "moment_of_truth": _Params,
+    "emerging_theme": EmergingThemeParams,
 }
 
 
@@ -151,7 +204,7 @@ class MomentOfTruth(BaseModel):
 
 class AlertRule(BaseModel):
     id: str
-    kind: Literal["negative_share", "volume_spike", "critical_item", "moment_of_truth"]
+    kind: Literal["negative_share", "volume_spike", "critical_item", "moment_of_truth", "emerging_theme"]
     stage: str | None = Field(default=None, description="None: applies to every stage")
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -177,6 +230,10 @@ class JourneyMap(BaseModel):
     metadata_rules: list[MetadataRule] = Field(default_factory=list)
     moments_of_truth: list[MomentOfTruth] = Field(default_factory=list)
     alert_rules: list[AlertRule] = Field(default_factory=list)
+    # What a person may give as the reason an alert is resolved (`POST /v1/alerts/{id}/resolve` `code`).
+    resolution_codes: list[str] = Field(
+        default_factory=lambda: ["fixed", "process_change", "known_issue", "not_actionable"], min_length=1
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> JourneyMap:

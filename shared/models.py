@@ -125,6 +125,8 @@ class Classification(BaseModel):
     severity_reason: str = ""
     backend: str | None = None
     model_version: str | None = None
+    language: str | None = Field(default=None, description="ISO 639-1 code detected from the text (None: no text)")
+    language_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class ClassifiedFeedback(Feedback):
@@ -141,6 +143,8 @@ class EventType(StrEnum):
     alert_acknowledged = "io.journeyline.alert.acknowledged"
     alert_escalated = "io.journeyline.alert.escalated"
     alert_resolved = "io.journeyline.alert.resolved"
+    alert_verified = "io.journeyline.alert.verified"
+    alert_reopened = "io.journeyline.alert.reopened"
 
 
 def utcnow() -> datetime:

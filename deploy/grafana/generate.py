@@ -616,6 +616,76 @@ def stage_drilldown() -> dict[str, Any]:
         8,
         8,
     )
+    b.row("Contact centre: waiting, handling, transfers")
+    for title, metric, unit, desc in (
+        (
+            "Contacts",
+            "journeyline_stage_contacts",
+            "short",
+            "Calls, chats and tickets on this stage whose system reported a wait, handle or hold time or transfers.",
+        ),
+        ("Mean wait", "journeyline_stage_wait_mean_seconds", "s", "How long customers waited in the queue."),
+        (
+            "Mean handle time",
+            "journeyline_stage_handle_mean_seconds",
+            "s",
+            "How long an agent spent on a contact (talking, hold and wrap-up).",
+        ),
+        ("Mean hold", "journeyline_stage_hold_mean_seconds", "s", "How long customers were put on hold."),
+        (
+            "Transfers per contact",
+            "journeyline_stage_transfers_per_contact",
+            "none",
+            "How often a contact was passed on to another agent or queue, per contact that reported it.",
+        ),
+    ):
+        b.add(
+            stat(
+                f"{title} ($window)",
+                desc,
+                [target(f'max({metric}{{{one}, window="$window"}})')],
+                unit=unit,
+                graph=True,
+                decimals=0 if unit == "short" else 1,
+            ),
+            4 if title == "Contacts" else 5,
+            4,
+        )
+    b.add(
+        timeseries(
+            "Wait, handle and hold time",
+            "Mean queue wait, handle time and hold time of this stage's contacts over the last hour, as they moved.",
+            [
+                target(f'max(journeyline_stage_wait_mean_seconds{{{one}, window="1h"}})', "wait"),
+                target(f'max(journeyline_stage_handle_mean_seconds{{{one}, window="1h"}})', "handle"),
+                target(f'max(journeyline_stage_hold_mean_seconds{{{one}, window="1h"}})', "hold"),
+            ],
+            unit="s",
+        ),
+        16,
+        8,
+    )
+    b.add(
+        timeseries(
+            "Contacts and transfers",
+            "Contacts over the last hour, and transfers per contact (right axis).",
+            [
+                target(f'max(journeyline_stage_contacts{{{one}, window="1h"}})', "contacts"),
+                target(f'max(journeyline_stage_transfers_per_contact{{{one}, window="1h"}})', "transfers per contact"),
+            ],
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "transfers per contact"},
+                    "properties": [
+                        {"id": "unit", "value": "none"},
+                        {"id": "custom.axisPlacement", "value": "right"},
+                    ],
+                }
+            ],
+        ),
+        8,
+        8,
+    )
     b.row("Alerts and moments of truth")
     b.add(
         bargauge(
@@ -727,7 +797,8 @@ def stage_drilldown() -> dict[str, Any]:
     return dashboard(
         "journeyline-stage-drilldown",
         "Journeyline · Stage drill-down",
-        "One stage in depth: scorecard over time, owners, alerts, time to acknowledge, moments of truth, channels.",
+        "One stage in depth: scorecard over time, contact-centre figures, owners, alerts, time to acknowledge, "
+        "moments of truth, channels.",
         b,
         variables(stage="single"),
     )

@@ -1,4 +1,5 @@
-"""Alert rules, the one-open-alert-per-(stage, rule) invariant, lifecycle, auto-resolve, escalation, silences."""
+"""Alerts in the database: the one-alert-per-(stage, rule) invariant, the lifecycle (acknowledge, resolve with a
+code, verification, reopening), auto-resolve, escalation and silences. The conditions themselves are `rules`."""
 
 from __future__ import annotations
 
@@ -13,11 +14,25 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from services.accountability import evidence
 from services.accountability.models import Alert, Silence, columns
 from services.accountability.moments import MomentHit
-from services.accountability.scorecard import OPEN_STATUSES, StageNumbers, parse_duration, stage_numbers
+from services.accountability.rules import (
+    ACTIVE_STATUSES,
+    OPEN_STATUSES,
+    WINDOW_KINDS,
+    AlertStatus,
+    StageNumbers,
+    Verification,
+    needs_person_to_resolve,
+    negative_share_breach,
+    parse_duration,
+    verify,
+    volume_spike_breach,
+)
+from services.accountability.scorecard import stage_numbers
 from services.accountability.store import StoredItem
-from shared.journey import AlertRule, HealthThresholds, JourneyMap
+from shared.journey import AlertRule, HealthThresholds, JourneyMap, NegativeShareParams, VolumeSpikeParams
 from shared.models import Kind
 
 
@@ -25,10 +40,14 @@ class AlertStateError(ValueError):
     """A lifecycle step that does not apply to the alert's current status."""
 
 
+class ResolutionError(ValueError):
+    """A resolution without what it needs: a known resolution code, and a note for a window alert."""
+
+
 @dataclass(frozen=True)
 class Transition:
     alert: Alert
-    name: str  # opened | updated | acknowledged | escalated | resolved
+    name: str  # opened | updated | acknowledged | escalated | resolved | verified | reopened
     publish: bool = True  # `updated` is published only when the count doubles, not on every repeat
 
 
@@ -48,9 +67,18 @@ def active_silence(*, session: Session, stage: str, rule_id: str, now: datetime)
 
 
 def raise_alert(
-    *, session: Session, stage: str, rule: AlertRule, title: str, details: dict[str, Any], now: datetime, count: int = 1
+    *,
+    session: Session,
+    stage: str,
+    rule: AlertRule,
+    title: str,
+    details: dict[str, Any],
+    now: datetime,
+    count: int = 1,
+    evidence_ids: Sequence[str] = (),
 ) -> Transition:
-    """Open the (stage, rule) alert, or update the open one: count and last-seen time."""
+    """Open the (stage, rule) alert, or update the open one: count and last-seen time; and record its evidence
+    (`evidence_ids`: the items that triggered an item alert; a window alert's evidence is its rule's window)."""
     key = open_key(stage, rule.id)
     existing = session.execute(select(Alert).where(columns(Alert).open_key == key)).scalars().first()
     if existing is None:
@@ -69,6 +97,9 @@ def raise_alert(
             last_active_at=now,
             details=details,
         )
+        evidence.record(
+            session=session, alert=alert, rule_params=rule.params, now=now, item_ids=evidence_ids, force=True
+        )
         try:
             with session.begin_nested():
                 session.add(alert)
@@ -76,14 +107,26 @@ def raise_alert(
             existing = session.execute(select(Alert).where(columns(Alert).open_key == key)).scalars().one()
         else:
             return Transition(alert, "opened")
+    if existing.status == AlertStatus.resolved_pending_verification:
+        # Breached again before its verification: the resolution did not hold. Same alert, reopened.
+        existing.count += count
+        existing.last_seen_at = existing.last_active_at = now
+        existing.details = {**existing.details, **details}
+        evidence.record(session=session, alert=existing, rule_params=rule.params, now=now, force=True)
+        reason = "the condition held again before the verification was due"
+        return reopen(session, existing, Verification("not_recovered", reason, dict(details)), now)
     before = existing.count
     existing.count += count
     existing.last_seen_at = existing.last_active_at = now
     existing.title = title
     existing.details = {**existing.details, **details}
     existing.version += 1
+    publish = existing.count.bit_length() > before.bit_length()
+    evidence.record(
+        session=session, alert=existing, rule_params=rule.params, now=now, item_ids=evidence_ids, force=publish
+    )
     session.add(existing)
-    return Transition(existing, "updated", publish=existing.count.bit_length() > before.bit_length())
+    return Transition(existing, "updated", publish=publish)
 
 
 def _rules_for(journey: JourneyMap, stage: str, kind: str) -> list[AlertRule]:
@@ -151,26 +194,14 @@ def condition_holds(
     windows = cache if cache is not None else WindowCache.single_read()
     window = parse_duration(rule.params.get("window", "1h"))
     current = windows.numbers(session, now, window, timedelta(0)).get(stage, StageNumbers())
-    min_volume = int(rule.params.get("min_volume", 20))
-    if current.volume < min_volume:
-        return None
     if rule.kind == "negative_share":
-        threshold = float(rule.params.get("threshold", _thresholds(journey, stage).red_negative_share))
-        share = current.negative_share or 0.0
-        if share <= threshold:
-            return None
-        return {"negative_share": round(share, 4), "threshold": threshold, "volume": current.volume}
+        return negative_share_breach(
+            current, NegativeShareParams.model_validate(rule.params), _thresholds(journey, stage)
+        )
     if rule.kind == "volume_spike":
-        baseline_span = parse_duration(rule.params.get("baseline", "24h"))
-        base = windows.numbers(session, now, baseline_span, window)
-        base_volume = base.get(stage, StageNumbers()).volume
-        if base_volume < int(rule.params.get("min_baseline", 1)):
-            return None  # no history to compare against: a spike cannot be judged yet
-        expected = base_volume * (window / baseline_span)
-        factor = float(rule.params.get("factor", 3.0))
-        if current.volume <= factor * max(expected, 1.0):
-            return None
-        return {"volume": current.volume, "expected": round(expected, 2), "factor": factor}
+        params = VolumeSpikeParams.model_validate(rule.params)
+        base = windows.numbers(session, now, parse_duration(params.baseline), window).get(stage, StageNumbers())
+        return volume_spike_breach(current, base, params)
     return None
 
 
@@ -200,7 +231,14 @@ def evaluate_rules(
             title = f"Critical feedback on {stage}"
             out.append(
                 raise_alert(
-                    session=session, stage=stage, rule=rule, title=title, details=details, now=now, count=len(critical)
+                    session=session,
+                    stage=stage,
+                    rule=rule,
+                    title=title,
+                    details=details,
+                    now=now,
+                    count=len(critical),
+                    evidence_ids=[i.id for i in critical],
                 )
             )
         negatives = sum(1 for i in stage_items if i.sentiment_label == "negative")
@@ -247,6 +285,7 @@ def evaluate_rules(
                     details=details,
                     now=now,
                     count=sum(counts.values()),
+                    evidence_ids=[h.feedback_id for h in moments if h.stage == stage and h.moment_id in alerting],
                 )
             )
     return out
@@ -265,12 +304,112 @@ def acknowledge(*, session: Session, alert_id: str, by: str, now: datetime) -> T
     return Transition(alert, "acknowledged")
 
 
-def resolve(*, session: Session, alert_id: str, by: str, now: datetime) -> Transition:
-    """open|acknowledged -> resolved; frees the (stage, rule) slot for a new alert."""
+def resolve(
+    *,
+    session: Session,
+    journey: JourneyMap,
+    alert_id: str,
+    by: str,
+    now: datetime,
+    code: str | None,
+    note: str = "",
+) -> Transition:
+    """A person resolves an open or acknowledged alert, with a resolution code (and a note, for a window alert).
+
+    A window alert then waits in `resolved_pending_verification`, keeping its (stage, rule) slot, until
+    `verify_due` says its stage's figures are due to be compared with the baseline before it opened. Any other
+    alert is `resolved` at once and frees the slot."""
     alert = _get(session, alert_id)
     if alert.status not in OPEN_STATUSES:
         raise AlertStateError(f"alert {alert_id} is already {alert.status}")
-    return _resolve(session, alert, by, now)
+    codes = journey.resolution_codes
+    if code not in codes:
+        raise ResolutionError(f"code: give one of {', '.join(codes)} (the journey map's resolution codes)")
+    window_alert = alert.rule_kind in WINDOW_KINDS
+    if window_alert and not note.strip():
+        raise ResolutionError("note: say what was done; a window alert is verified against it later")
+    resolution = {"code": code, "note": note.strip(), "by": by, "at": now.isoformat()}
+    if not window_alert:
+        alert.details = {**alert.details, "resolution": resolution}
+        return _resolve(session, alert, by, now)
+    alert.details = {**alert.details, "resolution": resolution, "baseline": _baseline(session, journey, alert)}
+    alert.status, alert.resolved_at, alert.resolved_by = AlertStatus.resolved_pending_verification.value, now, by
+    alert.version += 1
+    session.add(alert)
+    return Transition(alert, "resolved")
+
+
+def _window_of(journey: JourneyMap, alert: Alert) -> timedelta:
+    rule = next((r for r in journey.alert_rules if r.id == alert.rule_id), None)
+    return parse_duration(rule.params.get("window", "1h") if rule else "1h")
+
+
+def _baseline(session: Session, journey: JourneyMap, alert: Alert) -> dict[str, Any]:
+    """The stage's figures over the rule's window just before the one that opened the alert."""
+    window = _window_of(journey, alert)
+    end = alert.opened_at - window
+    numbers = stage_numbers(session=session, start=end - window, end=end, stage=alert.stage).get(alert.stage)
+    numbers = numbers or StageNumbers()
+    return {
+        "start": (end - window).isoformat(),
+        "end": end.isoformat(),
+        "volume": numbers.volume,
+        "negative": numbers.negative,
+    }
+
+
+def verify_after(journey: JourneyMap, alert: Alert, override: timedelta | None) -> timedelta:
+    """How long after its resolution a window alert is verified: the setting if given, else the rule's
+    `verify_after`, else four windows of the rule."""
+    if override is not None:
+        return override
+    rule = next((r for r in journey.alert_rules if r.id == alert.rule_id), None)
+    if rule is not None and rule.params.get("verify_after"):
+        return parse_duration(rule.params["verify_after"])
+    return 4 * _window_of(journey, alert)
+
+
+def check_resolution(*, session: Session, journey: JourneyMap, alert: Alert, now: datetime) -> Verification:
+    """The verdict on a pending resolution now: the rule's window ending now against the recorded baseline."""
+    rule = next((r for r in journey.alert_rules if r.id == alert.rule_id), None)
+    if rule is None:  # the rule left the map: nothing left to measure, so nothing can be proved
+        return Verification("recovered", f"rule {alert.rule_id!r} is no longer in the journey map", {})
+    window = _window_of(journey, alert)
+    breach = condition_holds(session=session, journey=journey, stage=alert.stage, rule=rule, now=now)
+    current = stage_numbers(session=session, start=now - window, end=now, stage=alert.stage).get(alert.stage)
+    base = alert.details.get("baseline") or {}
+    baseline = StageNumbers(volume=int(base.get("volume", 0)), negative=int(base.get("negative", 0)))
+    min_volume = int(rule.params.get("min_volume", 20))
+    return verify(
+        alert.rule_kind, breach=breach, current=current or StageNumbers(), baseline=baseline, min_volume=min_volume
+    )
+
+
+def reopen(session: Session, alert: Alert, verdict: Verification, now: datetime) -> Transition:
+    """The resolution did not hold: the same alert opens again, unacknowledged and due for escalation at once."""
+    history = list(alert.details.get("reopened", []))
+    history.append({"at": now.isoformat(), "reason": verdict.reason, "resolution": alert.details.get("resolution")})
+    alert.details = {**alert.details, "reopened": history, "verification": _verification(verdict, now)}
+    alert.status = AlertStatus.open.value
+    alert.acknowledged_at = alert.acknowledged_by = None
+    alert.resolved_at = alert.resolved_by = None
+    alert.escalated_at = alert.escalated_to = None
+    alert.last_active_at = now
+    alert.version += 1
+    session.add(alert)
+    return Transition(alert, "reopened")
+
+
+def _verification(verdict: Verification, now: datetime) -> dict[str, Any]:
+    return {"verdict": verdict.verdict, "reason": verdict.reason, "figures": verdict.figures, "at": now.isoformat()}
+
+
+def _verified(session: Session, alert: Alert, verdict: Verification, now: datetime) -> Transition:
+    alert.details = {**alert.details, "verification": _verification(verdict, now)}
+    alert.status, alert.open_key = AlertStatus.verified.value, None
+    alert.version += 1
+    session.add(alert)
+    return Transition(alert, "verified")
 
 
 def _resolve(session: Session, alert: Alert, by: str, now: datetime) -> Transition:
@@ -295,27 +434,48 @@ def housekeeping(
     auto_resolve_after: timedelta,
     escalate_after: timedelta,
     escalation_of: dict[str, str | None],
+    verify_after_override: timedelta | None = None,
 ) -> list[Transition]:
-    """Refresh window conditions, auto-resolve alerts clear for `auto_resolve_after`, escalate unacknowledged ones."""
+    """Refresh window conditions; verify resolutions that are due (verified, or reopened and escalated); auto-resolve
+    window alerts clear for `auto_resolve_after` (never a critical item); escalate unacknowledged ones."""
     out: list[Transition] = []
-    query = select(Alert).where(columns(Alert).status.in_(OPEN_STATUSES)).order_by(columns(Alert).opened_at)
+    query = select(Alert).where(columns(Alert).status.in_(ACTIVE_STATUSES)).order_by(columns(Alert).opened_at)
     rules = {r.id: r for r in journey.alert_rules}
     for alert in list(session.execute(query).scalars()):
+        if alert.status == AlertStatus.resolved_pending_verification:
+            assert alert.resolved_at is not None
+            if now - alert.resolved_at < verify_after(journey, alert, verify_after_override):
+                continue
+            verdict = check_resolution(session=session, journey=journey, alert=alert, now=now)
+            if verdict.verdict == "recovered":
+                out.append(_verified(session, alert, verdict, now))
+                continue
+            if verdict.verdict == "too_little_data":  # wait for enough items to tell; say so on the alert
+                alert.details = {**alert.details, "verification": _verification(verdict, now)}
+                session.add(alert)
+                continue
+            out.append(reopen(session, alert, verdict, now))
+            out.append(_escalate(session, alert, escalation_of, now))
+            continue
         rule = rules.get(alert.rule_id)
-        if rule is not None and rule.kind in ("negative_share", "volume_spike"):
+        if rule is not None and rule.kind in WINDOW_KINDS:
             if condition_holds(session=session, journey=journey, stage=alert.stage, rule=rule, now=now) is not None:
                 alert.last_active_at = now
                 session.add(alert)
-        if now - alert.last_active_at >= auto_resolve_after:
+        if not needs_person_to_resolve(alert.rule_kind) and now - alert.last_active_at >= auto_resolve_after:
             out.append(_resolve(session, alert, "auto", now))
             continue
         if alert.status == "open" and alert.escalated_at is None and now - alert.opened_at >= escalate_after:
-            alert.escalated_at = now
-            alert.escalated_to = escalation_of.get(alert.stage) or None
-            alert.version += 1
-            session.add(alert)
-            out.append(Transition(alert, "escalated"))
+            out.append(_escalate(session, alert, escalation_of, now))
     return out
+
+
+def _escalate(session: Session, alert: Alert, escalation_of: dict[str, str | None], now: datetime) -> Transition:
+    alert.escalated_at = now
+    alert.escalated_to = escalation_of.get(alert.stage) or None
+    alert.version += 1
+    session.add(alert)
+    return Transition(alert, "escalated")
 
 
 def list_alerts(
@@ -323,7 +483,7 @@ def list_alerts(
 ) -> list[Alert]:
     query = select(Alert).order_by(columns(Alert).opened_at.desc()).limit(limit)
     if status == "active":
-        query = query.where(columns(Alert).status.in_(OPEN_STATUSES))
+        query = query.where(columns(Alert).status.in_(ACTIVE_STATUSES))
     elif status:
         query = query.where(columns(Alert).status == status)
     if stage:

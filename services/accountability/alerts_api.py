@@ -6,22 +6,70 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from services.accountability import alerts, metrics, moments
+from services.accountability import alerts, evidence, metrics, moments, outbox, search
+from services.accountability.api import feedback_public
 from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
-from services.accountability.models import Alert, Silence
-from services.accountability.ownership import audit
-from services.accountability.schemas import AlertAction, AlertPublic, MomentPublic, SilenceCreate, SilencePublic
+from services.accountability.models import Alert, Silence, StageOwnership
+from services.accountability.ownership import all_owners, audit, stage_teams
+from services.accountability.schemas import (
+    AlertAction,
+    AlertEvidence,
+    AlertOwners,
+    AlertPublic,
+    DeliveryPage,
+    DeliveryRecord,
+    DeliveryState,
+    EvidencePage,
+    MomentPublic,
+    SilenceCreate,
+    SilencePublic,
+)
 from services.accountability.service import change_alert
 from shared.http import Problem
 
 router = APIRouter(prefix="/v1")
-Status = Literal["open", "acknowledged", "resolved", "active"]
+Status = Literal["open", "acknowledged", "resolved_pending_verification", "verified", "resolved", "active"]
+LARGEST_ID = 2**62  # outbox ids are 64-bit on PostgreSQL: a larger `after` is refused before it reaches the query
 
 
-@router.get("/alerts", tags=["alerts"], summary="Alerts, newest first; status=active means open or acknowledged")
+def alert_public(
+    session: Session,
+    alert: Alert,
+    *,
+    owners: dict[str, StageOwnership] | None = None,
+    deliveries: bool = False,
+) -> AlertPublic:
+    """The alert with who owns its stage (now), its recorded evidence and, on request, its delivery states."""
+    public = AlertPublic.model_validate(alert, from_attributes=True)
+    if owners is not None:
+        row = owners.get(alert.stage) or owners.get("unassigned")
+        accountable, contributing = (row.accountable, list(row.contributing)) if row else ("", [])
+    else:
+        accountable, contributing = stage_teams(session=session, stage=alert.stage)
+    public.owners = AlertOwners(accountable=accountable, contributing=contributing)
+    public.details = evidence.public_details(alert.details)
+    recorded = evidence.of(alert)
+    if recorded is not None:
+        try:
+            public.evidence = AlertEvidence.model_validate(recorded)
+        except ValidationError:  # a summary of an older shape: the evidence route still lists the items
+            public.evidence = None
+    if deliveries:
+        public.deliveries = [
+            DeliveryState.model_validate(s) for s in outbox.delivery_states(session=session, alert_id=alert.id)
+        ]
+    return public
+
+
+@router.get(
+    "/alerts",
+    tags=["alerts"],
+    summary="Alerts, newest first; status=active: open, acknowledged or awaiting verification",
+)
 def list_alerts(
     session: SessionDep,
     _: ReaderDep,
@@ -32,7 +80,8 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertPublic]:
     found = alerts.list_alerts(session=session, status=status, stage=stage, rule_id=rule, since=since, limit=limit)
-    return [AlertPublic.model_validate(a, from_attributes=True) for a in found]
+    owners = all_owners(session=session)
+    return [alert_public(session, a, owners=owners) for a in found]
 
 
 def _alert(session: Session, alert_id: str) -> Alert:
@@ -43,9 +92,62 @@ def _alert(session: Session, alert_id: str) -> Alert:
     return alert
 
 
-@router.get("/alerts/{alert_id}", tags=["alerts"])
+@router.get("/alerts/{alert_id}", tags=["alerts"], summary="An alert: who owns it, why it fired, where it was sent")
 def get_alert(alert_id: str, session: SessionDep, _: ReaderDep) -> AlertPublic:
-    return AlertPublic.model_validate(_alert(session, alert_id), from_attributes=True)
+    return alert_public(session, _alert(session, alert_id), deliveries=True)
+
+
+@router.get("/alerts/{alert_id}/evidence", tags=["alerts"], summary="The items behind an alert, newest first, in pages")
+def get_evidence(
+    alert_id: str,
+    session: SessionDep,
+    _: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> EvidencePage:
+    """A window alert: its stage's items that occurred in the rule's window as of the alert's last evaluation
+    (`window_start`, `window_end`]. An item alert (critical item, moment of truth): the items that triggered it.
+    Pass `next_cursor` as `cursor` until it is null."""
+    alert = _alert(session, alert_id)
+    start, end, _ids = evidence.scope(alert)
+    query = search.FeedbackQuery(stage=alert.stage, since=start, until=end)
+    try:
+        rows, next_cursor = search.page(
+            session=session, query=query, limit=limit, cursor=cursor, order="newest", extra=evidence.clauses(alert)
+        )
+    except search.SearchError as exc:
+        raise Problem(422, "Invalid cursor", str(exc)) from None
+    return EvidencePage(
+        alert_id=alert.id,
+        stage=alert.stage,
+        rule_kind=alert.rule_kind,
+        window_start=start,
+        window_end=end,
+        items=[feedback_public(r) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/alerts/{alert_id}/deliveries", tags=["alerts"], summary="An alert's notification history, oldest first")
+def get_deliveries(
+    alert_id: str,
+    session: SessionDep,
+    _: ReaderDep,
+    after: Annotated[int, Query(ge=0, le=LARGEST_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeliveryPage:
+    """Every notification of the alert: which transition went to which team's receiver (or the `cx.alerts`
+    topic, team `*`), when it was queued, attempts, the last error and when it was delivered. Slack URLs show
+    only their host; secrets never show. Pass `next_after` as `after` until it is null."""
+    alert = _alert(session, alert_id)
+    rows = outbox.history(session=session, alert_id=alert.id, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeliveryPage(
+        alert_id=alert.id,
+        items=[DeliveryRecord.model_validate(outbox.record_public(r)) for r in rows],
+        next_after=(rows[-1].id if more and rows else None),
+    )
 
 
 def _act(
@@ -56,10 +158,20 @@ def _act(
     now = runtime.clock()
     try:
         alert, transition = change_alert(
-            session=session, alert_id=alert_id, action=action, by=by, now=now, alerts_topic=runtime.topics.alerts
+            session=session,
+            journey=runtime.journey,
+            alert_id=alert_id,
+            action=action,
+            by=by,
+            now=now,
+            alerts_topic=runtime.topics.alerts,
+            code=body.code if body else None,
+            note=body.note if body else "",
         )
     except alerts.AlertStateError as exc:
         raise Problem(409, "Alert state conflict", str(exc)) from exc
+    except alerts.ResolutionError as exc:
+        raise Problem(422, "Resolution incomplete", str(exc)) from exc
     if transition is not None:
         note = body.note if body else ""
         audit(
@@ -68,7 +180,7 @@ def _act(
             action=f"alert.{action}",
             subject=f"alert:{alert_id}",
             before={},
-            after={"by": by, "note": note},
+            after={"by": by, "note": note, **({"code": body.code} if body and body.code else {})},
             at=now,
         )
     try:
@@ -85,7 +197,7 @@ def _act(
                 (alert.acknowledged_at - alert.opened_at).total_seconds()
             )
         runtime.dispatcher.notify()
-    return AlertPublic.model_validate(alert, from_attributes=True)
+    return alert_public(session, alert)
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"], summary="Acknowledge an open alert")
@@ -95,10 +207,13 @@ def acknowledge(
     return _act("ack", alert_id, body, runtime, session, actor)
 
 
-@router.post("/alerts/{alert_id}/resolve", tags=["alerts"], summary="Resolve an open or acknowledged alert")
+@router.post("/alerts/{alert_id}/resolve", tags=["alerts"], summary="Resolve an alert with a code (verified later)")
 def resolve(
     alert_id: str, runtime: RuntimeDep, session: SessionDep, actor: OperatorDep, body: AlertAction | None = None
 ) -> AlertPublic:
+    """`code` is one of the journey map's resolution codes; a window alert also needs a `note` saying what was
+    done. It then waits in `resolved_pending_verification` until its stage is checked: recovered -> `verified`,
+    still breached -> reopened, escalated and delivered again."""
     return _act("resolve", alert_id, body, runtime, session, actor)
 
 

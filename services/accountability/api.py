@@ -101,7 +101,7 @@ def get_journey(
     return scorecard.journey_view(session=session, journey=runtime.journey, window=window, now=runtime.clock())
 
 
-def _feedback_public(item: FeedbackItem) -> FeedbackPublic:
+def feedback_public(item: FeedbackItem) -> FeedbackPublic:
     data: dict[str, Any] = item.data or {}
     return FeedbackPublic(
         id=item.id,
@@ -130,7 +130,7 @@ def get_feedback(feedback_id: str, session: SessionDep, _: ReaderDep) -> Feedbac
     item = session.get(FeedbackItem, known) if known else None
     if item is None:
         raise Problem(404, "Unknown feedback", f"no stored feedback with id {feedback_id!r}")
-    return _feedback_public(item)
+    return feedback_public(item)
 
 
 @router.post("/feedback/{feedback_id}/stage", tags=["feedback"], summary="Relabel an item's stage (a correction)")

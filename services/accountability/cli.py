@@ -29,7 +29,11 @@ def register(sub: Any) -> None:
     journey.add_argument("--json", action="store_true", help="print JSON instead of a table")
     journey.set_defaults(func=_journey)
     alerts = inner.add_parser("alerts", help="list alerts, newest first")
-    alerts.add_argument("--status", choices=["open", "acknowledged", "resolved", "active"], default="active")
+    alerts.add_argument(
+        "--status",
+        choices=["open", "acknowledged", "resolved_pending_verification", "verified", "resolved", "active"],
+        default="active",
+    )
     alerts.add_argument("--stage")
     alerts.set_defaults(func=_alerts)
     bench = inner.add_parser("bench", help="measure batch storage (new and replayed items); prints one figures line")

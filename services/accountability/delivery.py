@@ -40,14 +40,30 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
-    """A Slack incoming-webhook message (`text` plus a section block) for an alert transition."""
+    """A Slack incoming-webhook message (`text` plus a section block) for an alert transition: what happened, who
+    owns it, the top terms and one example item."""
     owners = payload.get("owners") or {}
-    text = (
+    contributing = ", ".join(owners.get("contributing") or []) or "none"
+    lines = [
         f"[{payload.get('transition', '').upper()}] {payload.get('title')} "
-        f"(stage {payload.get('stage')}, rule {payload.get('rule_id')}, count {payload.get('count')}; "
-        f"accountable: {owners.get('accountable')})"
-    )
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        f"(stage {payload.get('stage')}, rule {payload.get('rule_id')}, count {payload.get('count')})",
+        f"Accountable: {owners.get('accountable') or 'nobody'}; contributing: {contributing}",
+    ]
+    evidence = payload.get("evidence") or {}
+    terms = [t.get("term") for t in evidence.get("top_terms") or [] if isinstance(t, dict)][:5]
+    if terms:
+        lines.append(f"Top terms: {', '.join(str(t) for t in terms)} ({evidence.get('total', 0)} items)")
+    examples = evidence.get("examples") or []
+    if examples and isinstance(examples[0], dict) and examples[0].get("text"):
+        first = examples[0]
+        lines.append(f"Example ({first.get('channel')}, {first.get('severity')}): \u201c{first.get('text')}\u201d")
+    text = _slack_escape("\n".join(lines))
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]}
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's control characters as entities: a customer's text cannot mention `<!channel>` or forge a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def backoff_delay(attempts: int, base_s: float, cap_s: float) -> timedelta:

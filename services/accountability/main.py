@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.accountability import alerts_api, api
+from services.accountability import alerts_api, api, feedback_api, themes_api
 from services.accountability.runtime import Runtime
 from services.accountability.service import Clock
 from services.accountability.settings import AccountabilitySettings
@@ -71,7 +71,9 @@ def create_app(
         ops_router({"broker": broker, "database": database, "consumer": consumer}, metrics_token=static.metrics_token)
     )
     app.include_router(api.router)
+    app.include_router(feedback_api.router)
     app.include_router(alerts_api.router)
+    app.include_router(themes_api.router)
     return app
 
 

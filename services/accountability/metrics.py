@@ -33,6 +33,26 @@ STAGE_NPS = Gauge("journeyline_stage_nps", "Net promoter score (-100..100) in th
 STAGE_CES_MEAN = Gauge(
     "journeyline_stage_ces_mean", "Mean customer effort score (1-7) in the window", ["stage", "window"]
 )
+# Operational figures of the stage's contact records in the window (NaN while no contact reported the figure).
+STAGE_CONTACTS = Gauge(
+    "journeyline_stage_contacts",
+    "Contact records that reported a wait, handle or hold time or transfers, in the window",
+    ["stage", "window"],
+)
+STAGE_WAIT_MEAN = Gauge(
+    "journeyline_stage_wait_mean_seconds", "Mean queue wait of contact records in the window", ["stage", "window"]
+)
+STAGE_HANDLE_MEAN = Gauge(
+    "journeyline_stage_handle_mean_seconds", "Mean handling time of contact records in the window", ["stage", "window"]
+)
+STAGE_HOLD_MEAN = Gauge(
+    "journeyline_stage_hold_mean_seconds", "Mean hold time of contact records in the window", ["stage", "window"]
+)
+STAGE_TRANSFERS_PER_CONTACT = Gauge(
+    "journeyline_stage_transfers_per_contact",
+    "Mean transfers per contact record that reported them, in the window",
+    ["stage", "window"],
+)
 STAGE_HEALTH = Gauge("journeyline_stage_health", "Health colour over 24h: 0 green, 1 yellow, 2 red", ["stage"])
 STAGE_OPEN_ALERTS = Gauge("journeyline_stage_open_alerts", "Open or acknowledged alerts", ["stage"])
 STAGE_INFO = Gauge(
@@ -51,7 +71,7 @@ MOMENTS = Counter("journeyline_moments_of_truth_total", "Moments of truth that o
 DELIVERIES = Counter("journeyline_alert_deliveries_total", "Outbox delivery attempts", ["team", "receiver", "outcome"])
 
 HEALTH_VALUE = {"green": 0, "yellow": 1, "red": 2}
-TRANSITIONS = ("opened", "updated", "acknowledged", "escalated", "resolved")
+TRANSITIONS = ("opened", "updated", "acknowledged", "escalated", "resolved", "verified", "reopened")
 RECEIVERS = ("webhook", "slack", "kafka")
 OUTCOMES = ("delivered", "retry", "dead")
 
@@ -98,6 +118,12 @@ def export_view(view: JourneyView, *, info: bool = False) -> None:
         STAGE_CSAT_MEAN.labels(*labels).set(_or_nan(card.csat_mean))
         STAGE_NPS.labels(*labels).set(_or_nan(card.nps))
         STAGE_CES_MEAN.labels(*labels).set(_or_nan(card.ces_mean))
+        ops = card.operations
+        STAGE_CONTACTS.labels(*labels).set(ops.contacts)
+        STAGE_WAIT_MEAN.labels(*labels).set(_or_nan(ops.wait_mean_s))
+        STAGE_HANDLE_MEAN.labels(*labels).set(_or_nan(ops.handle_mean_s))
+        STAGE_HOLD_MEAN.labels(*labels).set(_or_nan(ops.hold_mean_s))
+        STAGE_TRANSFERS_PER_CONTACT.labels(*labels).set(_or_nan(ops.transfers_per_contact))
         if view.window == "24h":
             STAGE_HEALTH.labels(card.stage).set(HEALTH_VALUE[card.health])
             STAGE_OPEN_ALERTS.labels(card.stage).set(card.open_alerts)

@@ -38,6 +38,11 @@ def _when(*, index: bool = False, nullable: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
 
 
+def _counter(default: float = 0) -> Any:
+    """A roll-up figure added to by later migrations: existing rows start at 0."""
+    return Field(default=default, sa_column_kwargs={"server_default": "0"})
+
+
 def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
 
@@ -60,6 +65,17 @@ class FeedbackItem(SQLModel, table=True):
             "ces",
             "nps",
         ),
+        # The evidence filters and the triage queue (migration 0004, which also adds the full-text search).
+        Index("ix_acct_feedback_occurred_id", "occurred_at", "id"),
+        Index("ix_acct_feedback_source_occurred", "source", "occurred_at"),
+        Index("ix_acct_feedback_channel_occurred", "channel", "occurred_at"),
+        Index("ix_acct_feedback_severity_occurred", "severity", "occurred_at"),
+        Index("ix_acct_feedback_customer_occurred", "customer_id", "occurred_at"),
+        Index("ix_acct_feedback_confidence_id", "confidence", "id"),
+        Index("ix_acct_feedback_stage_confidence", "stage", "confidence"),
+        # The theme job reads what was stored, and what was corrected, since its watermarks (migration 0006).
+        Index("ix_acct_feedback_stored_id", "stored_at", "id"),
+        Index("ix_acct_feedback_corrected_id", "corrected_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -107,6 +123,17 @@ class StageMinute(SQLModel, table=True):
     nps_n: int = 0
     promoters: int = 0
     detractors: int = 0
+    # Operational figures of contact records (migration 0005; see `rollup.operations`): contacts that reported any
+    # of them, then per figure the sum and how many contacts reported it.
+    contacts: int = _counter()
+    wait_sum: float = _counter(0.0)
+    wait_n: int = _counter()
+    handle_sum: float = _counter(0.0)
+    handle_n: int = _counter()
+    hold_sum: float = _counter(0.0)
+    hold_n: int = _counter()
+    transfers_sum: float = _counter(0.0)
+    transfers_n: int = _counter()
 
 
 class Team(SQLModel, table=True):
@@ -170,7 +197,8 @@ class MomentOccurrence(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """One alert per (stage, rule) while open: `open_key` is unique and cleared on resolve."""
+    """One alert per (stage, rule) while active (open, acknowledged, or resolved and awaiting verification):
+    `open_key` is unique and cleared when the alert is verified or resolved for good."""
 
     __tablename__ = "acct_alerts"
 
@@ -178,7 +206,7 @@ class Alert(SQLModel, table=True):
     stage: str = Field(max_length=64, index=True)
     rule_id: str = Field(max_length=100)
     rule_kind: str = Field(max_length=30)
-    status: str = Field(max_length=20, index=True)
+    status: str = Field(max_length=40, index=True)
     open_key: str | None = Field(default=None, max_length=200, unique=True)
     title: str = Field(max_length=500)
     count: int = 1
@@ -233,6 +261,64 @@ class OutboxEntry(SQLModel, table=True):
     delivered_at: datetime | None = _when(nullable=True)
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()
+
+
+class ThemeItem(SQLModel, table=True):
+    """One item's membership of one theme of its stage, with the figures it counted into `ThemeHour` (so an
+    erasure or a correction can take exactly those out again). Theme `*` is every feedback item of the stage."""
+
+    __tablename__ = "acct_theme_items"
+    __table_args__ = (Index("ix_acct_theme_items_stage_theme_occurred", "stage", "theme", "occurred_at"),)
+
+    item_id: str = Field(primary_key=True, max_length=64)
+    theme: str = Field(primary_key=True, max_length=100)
+    stage: str = Field(max_length=64)
+    hour: datetime = _when()
+    occurred_at: datetime = _when()
+    negative: int = 0
+    nps: int | None = None
+    csat: int | None = None
+
+
+class ThemeHour(SQLModel, table=True):
+    """A theme's additive figures for the items of one stage that occurred in one hour ((hour - 1 h, hour])."""
+
+    __tablename__ = "acct_theme_hours"
+
+    stage: str = Field(primary_key=True, max_length=64)
+    theme: str = Field(primary_key=True, max_length=100)
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    volume: int = 0
+    negative: int = 0
+    nps_n: int = 0
+    promoters: int = 0
+    detractors: int = 0
+    csat_sum: float = 0.0
+    csat_n: int = 0
+
+
+class ThemeSnapshot(SQLModel, table=True):
+    """The ranked themes of a stage (or the journey's drivers, stage `*`) for one window, as the job last saw them."""
+
+    __tablename__ = "acct_theme_snapshots"
+
+    stage: str = Field(primary_key=True, max_length=64)
+    window: str = Field(primary_key=True, max_length=10)
+    computed_at: datetime = _when()
+    payload: dict[str, Any] = _json(dict)
+
+
+class ThemeProgress(SQLModel, table=True):
+    """How far the theme job has read: the last stored item it counted, and the last correction it applied."""
+
+    __tablename__ = "acct_theme_progress"
+
+    name: str = Field(primary_key=True, max_length=50)
+    stored_at: datetime | None = _when(nullable=True)
+    item_id: str | None = Field(default=None, max_length=64)
+    corrected_at: datetime | None = _when(nullable=True)
+    corrected_id: str | None = Field(default=None, max_length=64)
+    updated_at: datetime | None = _when(nullable=True)
 
 
 def columns(model: type[SQLModel]) -> Any:

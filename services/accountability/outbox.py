@@ -8,18 +8,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from services.accountability import evidence
 from services.accountability.alerts import Transition, active_silence
-from services.accountability.models import Alert, OutboxEntry, Team
-from services.accountability.ownership import stage_teams
+from services.accountability.models import Alert, OutboxEntry, Team, columns
+from services.accountability.ownership import mask_url, stage_teams
 from shared.models import EventType
 
 # Which transitions reach the teams' webhooks and Slack; every transition goes to the alerts topic.
-NOTIFY_TEAMS = ("opened", "acknowledged", "escalated", "resolved")
+NOTIFY_TEAMS = ("opened", "acknowledged", "escalated", "resolved", "verified", "reopened")
 ALL_TEAMS = "*"
 
 
 def alert_payload(alert: Alert, transition: str, *, accountable: str, contributing: list[str]) -> dict[str, Any]:
-    """The alert as receivers and the `cx.alerts` topic see it."""
+    """The alert as receivers and the `cx.alerts` topic see it: who owns it (`owners`) and why it fired
+    (`evidence`: counts by source and channel, top terms, representative items, and the window or items behind it)."""
     return {
         "id": alert.id,
         "transition": transition,
@@ -39,8 +41,9 @@ def alert_payload(alert: Alert, transition: str, *, accountable: str, contributi
         "escalated_to": alert.escalated_to,
         "resolved_at": _iso(alert.resolved_at),
         "resolved_by": alert.resolved_by,
-        "details": alert.details,
+        "details": evidence.public_details(alert.details),
         "owners": {"accountable": accountable, "contributing": contributing},
+        "evidence": evidence.of(alert),
     }
 
 
@@ -121,3 +124,68 @@ def enqueue_correction(*, session: Session, data: dict[str, Any], corrections_to
             created_at=now,
         )
     )
+
+
+def _shown_target(receiver: str, target: str) -> str:
+    """A receiver's address as readers see it: a Slack webhook URL (itself the credential) shows only its host."""
+    return mask_url(target) if receiver == "slack" else target
+
+
+def history(*, session: Session, alert_id: str, after: int = 0, limit: int = 100) -> list[OutboxEntry]:
+    """An alert's notifications (one row per transition and receiver, kept after delivery), oldest first."""
+    o = columns(OutboxEntry)
+    query = select(OutboxEntry).where(o.alert_id == alert_id, o.id > after).order_by(o.id).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def record_public(row: OutboxEntry) -> dict[str, Any]:
+    """One notification as readers see it (never the receiver's secret)."""
+    return {
+        "id": row.id or 0,
+        "transition": row.transition,
+        "event_type": row.event_type,
+        "team": row.team,
+        "receiver": row.receiver,
+        "target": _shown_target(row.receiver, row.target),
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "created_at": row.created_at,
+        "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
+        "delivered_at": row.delivered_at,
+    }
+
+
+MAX_STATE_ROWS = 5_000  # an alert's notifications read for its delivery states (newest first)
+
+
+def delivery_states(*, session: Session, alert_id: str) -> list[dict[str, Any]]:
+    """Per team and receiver: the latest notification's status and transition, attempts over all of them, the
+    last error, when the latest delivered one arrived. The topic first, then teams in order."""
+    o = columns(OutboxEntry)
+    query = select(OutboxEntry).where(o.alert_id == alert_id).order_by(o.id.desc()).limit(MAX_STATE_ROWS)
+    states: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in reversed(list(session.execute(query).scalars())):
+        key = (row.team, row.receiver, row.target)
+        state = states.setdefault(
+            key,
+            {
+                "team": row.team,
+                "receiver": row.receiver,
+                "target": _shown_target(row.receiver, row.target),
+                "notifications": 0,
+                "attempts": 0,
+                "last_error": None,
+                "delivered_at": None,
+            },
+        )
+        state["notifications"] += 1
+        state["attempts"] += row.attempts
+        state["status"], state["last_transition"] = row.status, row.transition
+        if row.last_error:
+            state["last_error"] = row.last_error
+        elif row.status == "delivered":
+            state["last_error"] = None  # a later success clears an earlier failure
+        if row.delivered_at is not None:
+            state["delivered_at"] = row.delivered_at
+    return sorted(states.values(), key=lambda s: (s["team"] != ALL_TEAMS, s["team"], s["receiver"], s["target"]))

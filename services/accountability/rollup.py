@@ -9,15 +9,19 @@ A bucket is keyed by the END of its minute and holds the items that occurred in 
 same half-open shape as the windows. A window (start, end] is read as the buckets after `start` rounded down to
 its minute, up to `end` rounded up, less any item that occurred after `end` in that last minute. So `end` is
 exact, and `start` moves back to the minute it falls in: a one-hour window covers up to 61 minutes.
+
+Contact records also add their operational figures (wait, handle and hold time, transfers) from the metadata
+the call-centre adapters write; see `operations`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Column, MetaData, Select, Table, func, select
 from sqlmodel import Session
 
 from services.accountability.bulk import bulk_insert
@@ -29,9 +33,22 @@ _TABLE = StageMinute.__table__  # type: ignore[attr-defined]
 
 
 # The additive figures of a stage over some span, named as `StageMinute`'s columns: volume, negative,
-# sentiment_sum, csat_sum, csat_n, ces_sum, ces_n, nps_n, promoters, detractors. Means and shares derive from them.
+# sentiment_sum, csat_sum, csat_n, ces_sum, ces_n, nps_n, promoters, detractors, then the operational figures of
+# contact records: contacts, wait_sum, wait_n, handle_sum, handle_n, hold_sum, hold_n, transfers_sum, transfers_n.
+# Means and shares derive from them.
 Sums = dict[str, float]
 COUNTERS = [c.name for c in _TABLE.columns if c.name not in ("stage", "minute")]
+
+# Operational figures of a contact record: metadata key, roll-up columns (sum, count), largest believable value.
+# A figure that is missing, not a number, negative or beyond its bound (a clock or export error) is left out,
+# so it moves neither the sum nor the count.
+OPERATIONS: tuple[tuple[str, str, str, float], ...] = (
+    ("wait_seconds", "wait_sum", "wait_n", 86_400.0),
+    ("handle_seconds", "handle_sum", "handle_n", 86_400.0),
+    ("hold_seconds", "hold_sum", "hold_n", 86_400.0),
+    ("transfers", "transfers_sum", "transfers_n", 100.0),
+)
+_NO_OPERATIONS: tuple[float, ...] = (0,) * (1 + 2 * len(OPERATIONS))
 
 
 def _subtract(total: Sums, part: Sums) -> None:
@@ -53,6 +70,38 @@ def bucket_of(occurred_at: datetime) -> datetime:
     return floor if floor == _aware(occurred_at) else floor + MINUTE
 
 
+def _number(value: Any, limit: float, *, whole: bool = False) -> float | None:
+    """A metadata figure ("74", "12.5", 3) as a number in [0, limit], or None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or not 0 <= number <= limit or (whole and not number.is_integer()):
+        return None
+    return number
+
+
+def operations(row: Mapping[Any, Any]) -> tuple[float, ...]:
+    """A contact record's operational figures: (contacts, then sum and count per figure of `OPERATIONS`).
+
+    Read from `data["metadata"]`; `contacts` is 1 when at least one figure is usable. Other kinds give zeros.
+    """
+    if row["kind"] != Kind.contact.value:
+        return _NO_OPERATIONS
+    data = row.get("data")
+    metadata = data.get("metadata") if isinstance(data, Mapping) else None
+    if not isinstance(metadata, Mapping):
+        return _NO_OPERATIONS
+    out: list[float] = [0]
+    for key, _, _, limit in OPERATIONS:
+        number = _number(metadata.get(key), limit, whole=key == "transfers")
+        out += (0, 0) if number is None else (number, 1)
+    out[0] = any(out[2::2])
+    return tuple(out)
+
+
 def contribution(row: Mapping[Any, Any]) -> tuple[float, ...] | None:
     """One feedback row's figures in `COUNTERS` order, or None for journey events (they are not feedback)."""
     if row["kind"] == Kind.journey_event.value:
@@ -69,6 +118,7 @@ def contribution(row: Mapping[Any, Any]) -> tuple[float, ...] | None:
         nps is not None,
         nps is not None and nps >= 9,
         nps is not None and nps <= 6,
+        *operations(row),
     )
 
 
@@ -103,29 +153,26 @@ def move(*, session: Session, row: Mapping[str, Any], to_stage: str) -> None:
     add_rows(session=session, rows=[{**row, "stage": to_stage}])
 
 
-def _raw_sums(session: Session, start: datetime, end: datetime, stage: str | None) -> dict[str, Sums]:
-    """Sums straight from the feedback rows that occurred in (start, end]."""
+def _figure_rows() -> Select[Any]:
+    """What `contribution` reads of each stored item."""
     f = columns(FeedbackItem)
-    query = (
-        select(
-            f.stage,
-            func.count(),
-            func.sum(case((f.sentiment_label == "negative", 1), else_=0)),
-            func.sum(f.sentiment_score),
-            func.sum(f.csat),
-            func.count(f.csat),
-            func.sum(f.ces),
-            func.count(f.ces),
-            func.count(f.nps),
-            func.sum(case((f.nps >= 9, 1), else_=0)),
-            func.sum(case((f.nps <= 6, 1), else_=0)),
-        )
-        .where(f.occurred_at > start, f.occurred_at <= end, f.kind != Kind.journey_event.value)
-        .group_by(f.stage)
-    )
+    return select(
+        f.stage, f.kind, f.occurred_at, f.sentiment_label, f.sentiment_score, f.csat, f.ces, f.nps, f.data
+    ).where(f.kind != Kind.journey_event.value)
+
+
+def _raw_sums(session: Session, start: datetime, end: datetime, stage: str | None) -> dict[str, Sums]:
+    """Sums straight from the feedback rows that occurred in (start, end], which lies within one minute."""
+    f = columns(FeedbackItem)
+    query = _figure_rows().where(f.occurred_at > start, f.occurred_at <= end)
     if stage is not None:
         query = query.where(f.stage == stage)
-    return {row[0]: _sums(row[1:]) for row in session.execute(query)}
+    out: dict[str, Sums] = {}
+    for bucket in _buckets(session.execute(query).mappings()):
+        sums = out.setdefault(bucket["stage"], dict.fromkeys(COUNTERS, 0))
+        for name in COUNTERS:
+            sums[name] += bucket[name]
+    return out
 
 
 def _sums(values: Iterable[Any]) -> Sums:
@@ -155,14 +202,28 @@ def window_sums(*, session: Session, start: datetime, end: datetime, stage: str 
     return {name: sums for name, sums in out.items() if sums["volume"] > 0}
 
 
-def rebuild(*, session: Session) -> int:
-    """Recount every bucket from the feedback rows (after a restore or a manual fix); returns the buckets."""
-    session.execute(_TABLE.delete())
-    f = columns(FeedbackItem)
-    query = select(
-        f.stage, f.kind, f.occurred_at, f.sentiment_label, f.sentiment_score, f.csat, f.ces, f.nps
-    ).execution_options(yield_per=10_000)
-    buckets = _buckets(session.execute(query).mappings())
+def _narrow(counters: Sequence[str]) -> Table:
+    """`acct_stage_minutes` with only its key and `counters`, as an earlier migration left it."""
+    keep = {"stage", "minute", *counters}
+    cols = [Column(c.name, c.type, primary_key=c.primary_key) for c in _TABLE.columns if c.name in keep]
+    return Table(_TABLE.name, MetaData(), *cols)
+
+
+def rebuild(*, session: Session, counters: Sequence[str] | None = None) -> int:
+    """Recount every bucket from the feedback rows (after a restore or a manual fix); returns the buckets.
+
+    `counters`: the columns to fill, for a migration that runs while the table has only some of `COUNTERS`.
+    """
+    names = list(COUNTERS if counters is None else counters)
+    unknown = set(names) - set(COUNTERS)
+    if unknown:
+        raise ValueError(f"not roll-up columns: {sorted(unknown)}")
+    table = _TABLE if names == COUNTERS else _narrow(names)
+    session.execute(table.delete())
+    buckets = [
+        {"stage": b["stage"], "minute": b["minute"], **{n: b[n] for n in names}}
+        for b in _buckets(session.execute(_figure_rows().execution_options(yield_per=10_000)).mappings())
+    ]
     for i in range(0, len(buckets), 5000):
-        bulk_insert(session=session, table=_TABLE, rows=buckets[i : i + 5000], conflict=["stage", "minute"])
+        bulk_insert(session=session, table=table, rows=buckets[i : i + 5000], conflict=["stage", "minute"])
     return len(buckets)

@@ -19,6 +19,7 @@ from services.accountability.privacy import expire_text
 from services.accountability.scorecard import WINDOWS, journey_view
 from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
 from services.accountability.settings import AccountabilitySettings
+from services.accountability.themes import JobOutcome, run_job
 from shared.db import database_reachable, make_engine
 from shared.journey import JourneyMap, load_journey_map
 from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
@@ -82,6 +83,7 @@ class Runtime:
             asyncio.create_task(
                 self._every(self.settings.gauges_interval_s, self.refresh_gauges), name="scorecard-gauges"
             ),
+            asyncio.create_task(self._themes_loop(), name="themes"),
         ]
         log.info("accountability started", extra={"group": self.group, "topic": self.topics.classified})
 
@@ -127,12 +129,41 @@ class Runtime:
                 auto_resolve_after=timedelta(seconds=self.settings.auto_resolve_after_s),
                 escalate_after=timedelta(seconds=self.settings.escalate_after_s),
                 alerts_topic=self.topics.alerts,
+                verify_after=(
+                    timedelta(seconds=self.settings.verify_after_s) if self.settings.verify_after_s else None
+                ),
             )
             prune_delivered(session=session, before=self.clock() - timedelta(seconds=self.settings.outbox_retention_s))
             if self.settings.text_retention_days is not None:
                 expire_text(
                     session=session, older_than=timedelta(days=self.settings.text_retention_days), now=self.clock()
                 )
+            session.commit()
+            return outcome
+
+    async def _themes_loop(self) -> None:
+        """The theme job starts one interval after start-up, then runs every interval."""
+        await asyncio.sleep(self.settings.themes_interval_s)
+        await self._every(self.settings.themes_interval_s, self.refresh_themes)
+
+    async def refresh_themes(self) -> JobOutcome:
+        """Count newly stored items into their themes, re-rank them, apply `emerging_theme` rules."""
+        outcome = await asyncio.to_thread(self._refresh_themes)
+        for change in outcome.transitions:
+            metrics.ALERTS.labels(change.alert.stage, change.alert.rule_id, change.name).inc()
+        if outcome.outbox_rows:
+            self.dispatcher.notify()
+        return outcome
+
+    def _refresh_themes(self) -> JobOutcome:
+        with Session(self.engine, expire_on_commit=False) as session:
+            outcome = run_job(
+                session=session,
+                journey=self.journey,
+                now=self.clock(),
+                alerts_topic=self.topics.alerts,
+                settle=timedelta(seconds=self.settings.themes_settle_s),
+            )
             session.commit()
             return outcome
 

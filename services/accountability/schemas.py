@@ -33,6 +33,17 @@ class Trend(BaseModel):
     direction: Literal["improving", "worsening", "steady", "unknown"]
 
 
+class Operations(BaseModel):
+    """Call-centre figures of the stage's contact records in the window, from the wait, handle and hold times and
+    transfer counts their source sent. A mean is None when no contact in the window reported that figure."""
+
+    contacts: int = Field(description="Contact records that reported at least one of the figures below")
+    wait_mean_s: float | None = Field(description="Mean time in the queue before an agent answered, seconds")
+    handle_mean_s: float | None = Field(description="Mean handling time (talk, hold and wrap-up), seconds")
+    hold_mean_s: float | None = Field(description="Mean time the customer was put on hold, seconds")
+    transfers_per_contact: float | None = Field(description="Mean transfers per contact that reported them")
+
+
 class Scorecard(BaseModel):
     stage: str
     name: str
@@ -48,6 +59,7 @@ class Scorecard(BaseModel):
     ces_mean: float | None
     open_alerts: int
     median_time_to_ack_s: float | None
+    operations: Operations
     trend: Trend
     health: Health
     health_reason: str
@@ -155,6 +167,89 @@ class AlertPublic(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     details: dict[str, Any]
+    owners: AlertOwners | None = Field(default=None, description="The stage's teams now")
+    evidence: AlertEvidence | None = Field(default=None, description="Why it fired, as of its last evaluation")
+    deliveries: list[DeliveryState] | None = Field(
+        default=None, description="Per team and receiver: where notifications stand (on GET /v1/alerts/{id})"
+    )
+
+
+class AlertOwners(BaseModel):
+    accountable: str
+    contributing: list[str]
+
+
+class EvidenceTerm(BaseModel):
+    term: str
+    count: int = Field(description="How many of the window's texts hold the term")
+
+
+class EvidenceExample(BaseModel):
+    id: str
+    text: str | None = Field(description="Shortened to about 200 characters")
+    channel: str
+    source: str | None = None
+    severity: str
+    sentiment: str | None = None
+    occurred_at: datetime | None = None
+
+
+class AlertEvidence(BaseModel):
+    total: int = Field(description="Items behind the alert (its stage's items in the window, or its trigger items)")
+    by_source: dict[str, int]
+    by_channel: dict[str, int]
+    top_terms: list[EvidenceTerm]
+    examples: list[EvidenceExample] = Field(description="Up to five: most severe, then most negative first")
+    window_start: datetime | None = Field(default=None, description="Window alerts: items occurred after this")
+    window_end: datetime | None = Field(default=None, description="... and at or before this")
+    computed_at: datetime | None = None
+
+
+class DeliveryState(BaseModel):
+    """Where notifications of one alert stand for one team's receiver (or the `cx.alerts` topic, team `*`)."""
+
+    team: str
+    receiver: str = Field(description="webhook, slack or kafka")
+    target: str = Field(description="The URL (a Slack URL shows only its host) or the topic")
+    status: str = Field(description="Of the latest notification: pending, delivered or dead")
+    last_transition: str
+    notifications: int
+    attempts: int = Field(description="Attempts over all its notifications")
+    last_error: str | None
+    delivered_at: datetime | None = Field(description="When the latest delivered notification arrived")
+
+
+class DeliveryRecord(BaseModel):
+    """One notification: what was sent (the transition) to whom, when, and the result."""
+
+    id: int
+    transition: str
+    event_type: str
+    team: str
+    receiver: str
+    target: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    alert_id: str
+    items: list[DeliveryRecord]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null on the last")
+
+
+class EvidencePage(BaseModel):
+    alert_id: str
+    stage: str
+    rule_kind: str
+    window_start: datetime | None
+    window_end: datetime | None
+    items: list[FeedbackPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
 
 
 class AlertAction(BaseModel):
@@ -162,6 +257,9 @@ class AlertAction(BaseModel):
 
     by: str | None = Field(default=None, max_length=200)
     note: str = Field(default="", max_length=1000)
+    code: str | None = Field(
+        default=None, max_length=100, description="Resolving: one of the journey map's resolution codes"
+    )
 
 
 class SilenceCreate(BaseModel):

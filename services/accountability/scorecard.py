@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import statistics
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -12,8 +10,15 @@ from sqlmodel import Session
 
 from services.accountability.models import Alert, columns
 from services.accountability.ownership import all_owners
-from services.accountability.rollup import Sums, floor_minute, window_sums
-from services.accountability.schemas import Health, JourneyView, Scorecard, Trend
+from services.accountability.rollup import floor_minute, window_sums
+from services.accountability.rules import (  # noqa: F401  (the figures and the rules; imported from here too)
+    OPEN_STATUSES,
+    StageNumbers,
+    health_colour,
+    numbers_of,
+    parse_duration,
+)
+from services.accountability.schemas import JourneyView, Operations, Scorecard, Trend
 from shared.journey import HealthThresholds, JourneyMap
 
 WINDOWS: dict[str, timedelta] = {
@@ -22,41 +27,6 @@ WINDOWS: dict[str, timedelta] = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-OPEN_STATUSES = ("open", "acknowledged")
-
-
-def parse_duration(text: str | int | float) -> timedelta:
-    """`90s`, `15m`, `1h`, `30d` (or a number of seconds) as a timedelta."""
-    if isinstance(text, int | float):
-        return timedelta(seconds=float(text))
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 15m, 1h, 7d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-
-
-@dataclass(frozen=True)
-class StageNumbers:
-    volume: int = 0
-    negative: int = 0
-    sentiment_mean: float | None = None
-    csat_mean: float | None = None
-    ces_mean: float | None = None
-    nps_answers: int = 0
-    promoters: int = 0
-    detractors: int = 0
-
-    @property
-    def negative_share(self) -> float | None:
-        return self.negative / self.volume if self.volume else None
-
-    @property
-    def nps(self) -> float | None:
-        """Net promoter score, -100..100, from the items that carry an NPS answer."""
-        if not self.nps_answers:
-            return None
-        return round(100.0 * (self.promoters - self.detractors) / self.nps_answers, 1)
 
 
 def stage_numbers(
@@ -71,40 +41,18 @@ def stage_numbers(
     }
 
 
-def numbers_of(sums: Sums) -> StageNumbers:
-    def mean(total: float, n: float) -> float | None:
-        return _round(total / n) if n else None
-
-    return StageNumbers(
-        volume=int(sums["volume"]),
-        negative=int(sums["negative"]),
-        sentiment_mean=mean(sums["sentiment_sum"], sums["volume"]),
-        csat_mean=mean(sums["csat_sum"], sums["csat_n"]),
-        ces_mean=mean(sums["ces_sum"], sums["ces_n"]),
-        nps_answers=int(sums["nps_n"]),
-        promoters=int(sums["promoters"]),
-        detractors=int(sums["detractors"]),
+def operations(numbers: StageNumbers) -> Operations:
+    return Operations(
+        contacts=numbers.contacts,
+        wait_mean_s=numbers.wait_mean,
+        handle_mean_s=numbers.handle_mean,
+        hold_mean_s=numbers.hold_mean,
+        transfers_per_contact=numbers.transfers_per_contact,
     )
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
-
-
-def health_colour(numbers: StageNumbers, thresholds: HealthThresholds) -> tuple[Health, str]:
-    """Green / yellow / red from the stage's thresholds; too little volume is green (nothing to judge)."""
-    if numbers.volume < thresholds.min_volume:
-        return "green", f"volume {numbers.volume} below {thresholds.min_volume}: not enough to judge"
-    share, csat = numbers.negative_share or 0.0, numbers.csat_mean
-    if share >= thresholds.red_negative_share:
-        return "red", f"negative share {share:.0%} >= {thresholds.red_negative_share:.0%}"
-    if csat is not None and csat < thresholds.red_csat_below:
-        return "red", f"CSAT {csat:.2f} < {thresholds.red_csat_below}"
-    if share >= thresholds.yellow_negative_share:
-        return "yellow", f"negative share {share:.0%} >= {thresholds.yellow_negative_share:.0%}"
-    if csat is not None and csat < thresholds.yellow_csat_below:
-        return "yellow", f"CSAT {csat:.2f} < {thresholds.yellow_csat_below}"
-    return "green", "within thresholds"
 
 
 def trend(current: StageNumbers, previous: StageNumbers) -> Trend:
@@ -183,6 +131,7 @@ def journey_view(*, session: Session, journey: JourneyMap, window: str, now: dat
                 ces_mean=numbers.ces_mean,
                 open_alerts=int(open_counts.get(stage_id, 0)),
                 median_time_to_ack_s=ack_medians.get(stage_id),
+                operations=operations(numbers),
                 trend=trend(numbers, previous.get(stage_id, StageNumbers())),
                 health=colour,
                 health_reason=reason,

@@ -73,8 +73,9 @@ def housekeeping(
     auto_resolve_after: timedelta,
     escalate_after: timedelta,
     alerts_topic: str,
+    verify_after: timedelta | None = None,
 ) -> BatchOutcome:
-    """Auto-resolve and escalate, queueing the deliveries (caller commits)."""
+    """Verify due resolutions, auto-resolve and escalate, queueing the deliveries (caller commits)."""
     all_teams = teams(session=session)
     escalation_of = {}
     for stage in journey.stage_ids:
@@ -88,6 +89,7 @@ def housekeeping(
         auto_resolve_after=auto_resolve_after,
         escalate_after=escalate_after,
         escalation_of=escalation_of,
+        verify_after_override=verify_after,
     )
     outcome = BatchOutcome()
     _announce(session, changes, outcome, alerts_topic, now)
@@ -95,13 +97,25 @@ def housekeeping(
 
 
 def change_alert(
-    *, session: Session, alert_id: str, action: str, by: str, now: datetime, alerts_topic: str
+    *,
+    session: Session,
+    journey: JourneyMap,
+    alert_id: str,
+    action: str,
+    by: str,
+    now: datetime,
+    alerts_topic: str,
+    code: str | None = None,
+    note: str = "",
 ) -> tuple[Alert, str | None]:
-    """Acknowledge or resolve an alert and queue its deliveries; (alert, transition or None if nothing changed)."""
+    """Acknowledge or resolve an alert and queue its deliveries; (alert, transition or None if nothing changed).
+    A resolution needs a resolution code (and a note for a window alert): `alerts.ResolutionError` otherwise."""
     if action == "ack":
         change = alert_rules.acknowledge(session=session, alert_id=alert_id, by=by, now=now)
     else:
-        change = alert_rules.resolve(session=session, alert_id=alert_id, by=by, now=now)
+        change = alert_rules.resolve(
+            session=session, journey=journey, alert_id=alert_id, by=by, now=now, code=code, note=note
+        )
     if change is None:
         alert = session.get(Alert, alert_id)
         assert alert is not None

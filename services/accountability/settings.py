@@ -12,6 +12,7 @@ from shared.settings import CommonSettings, refuse_placeholder_secrets
 DEV_READ_TOKEN = "change-me-read"  # noqa: S105
 DEV_OPERATOR_TOKEN = "change-me-operator"  # noqa: S105
 DEV_ADMIN_TOKEN = "change-me-admin"  # noqa: S105
+DEV_SESSION_SECRET = "change-me-session"  # noqa: S105
 
 
 class AccountabilitySettings(CommonSettings):
@@ -22,6 +23,10 @@ class AccountabilitySettings(CommonSettings):
     read_token: str = DEV_READ_TOKEN
     operator_token: str = DEV_OPERATOR_TOKEN
     admin_token: str = DEV_ADMIN_TOKEN
+    # Signs the journey board's session cookies (HMAC-SHA256); changing it signs everybody out.
+    session_secret: str = DEV_SESSION_SECRET
+    # How long a board sign-in lasts (seconds).
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
 
     # Consumer
     max_batch: int = Field(default=500, ge=1)
@@ -29,6 +34,9 @@ class AccountabilitySettings(CommonSettings):
     # alert escalates; how often the evaluator runs (auto-resolve, escalation, window rules, gauges).
     auto_resolve_after_s: float = Field(default=3600.0, gt=0)
     escalate_after_s: float = Field(default=1800.0, gt=0)
+    # Verify every resolved window alert this long after its resolution instead of its rule's `verify_after`
+    # (tests and drills; unset in production).
+    verify_after_s: float | None = Field(default=None, gt=0)
     evaluate_interval_s: float = Field(default=30.0, gt=0)
     # The alert rules re-read their window aggregates from the database at most this often (seconds).
     alert_window_refresh_s: float = Field(default=5.0, ge=0)
@@ -49,6 +57,12 @@ class AccountabilitySettings(CommonSettings):
     # Free text of stored items is removed this many days after it was received (counts, scores and the
     # classification stay); unset: kept.
     text_retention_days: float | None = Field(default=None, gt=0)
+    # The triage queue holds `unassigned` items and, from every stage, those classified with less confidence.
+    triage_below_confidence: float = Field(default=0.6, ge=0, le=1)
+    # Themes (services/accountability/themes.py): how often the job counts newly stored items and re-ranks the
+    # themes, and how old a stored item must be before it is counted (a batch still committing is not skipped).
+    themes_interval_s: float = Field(default=300.0, gt=0)
+    themes_settle_s: float = Field(default=30.0, ge=0)
     # The largest request body any route takes (every write is a small JSON document).
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -63,4 +77,5 @@ class AccountabilitySettings(CommonSettings):
             ACCOUNTABILITY_READ_TOKEN=self.read_token,
             ACCOUNTABILITY_OPERATOR_TOKEN=self.operator_token,
             ACCOUNTABILITY_ADMIN_TOKEN=self.admin_token,
+            ACCOUNTABILITY_SESSION_SECRET=self.session_secret,
         )

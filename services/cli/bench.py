@@ -12,6 +12,7 @@ _BENCHMARKS = (
     "services.ingest.bench",
     "services.classify.bench",
     "services.accountability.bench",
+    "services.cli.bench_evidence",
     "services.cli.bench_e2e",
     "services.cli.bench_broker",
 )

@@ -146,6 +146,18 @@ class Traffic:
         template = self.rng.choice(TEXTS[stage][polarity])
         return template.format(n=self.rng.randint(2, 6), days=self.rng.randint(3, 21), amount=self.rng.randint(12, 180))
 
+    def call_figures(self, polarity: int) -> dict[str, str]:
+        """A call's wait, handle and hold seconds and transfers, as a call-centre platform reports them (unhappy
+        callers waited longer and were passed on more often)."""
+        unhappy = polarity == 0
+        hold = 0 if self.rng.random() < 0.5 else self.rng.randint(10, 240 if unhappy else 90)
+        return {
+            "wait_seconds": str(round(self.rng.expovariate(1 / (240 if unhappy else 60)))),
+            "handle_seconds": str(max(60, round(self.rng.gauss(540 if unhappy else 360, 120)))),
+            "hold_seconds": str(hold),
+            "transfers": str(self.rng.choices((0, 1, 2), weights=(55, 30, 15) if unhappy else (85, 12, 3))[0]),
+        }
+
     def event(self, seq: int) -> tuple[str, dict[str, Any]]:
         """(source name, generic ingest payload) for the seq-th event of the run."""
         source, channel, _ = self.rng.choices(SOURCES, weights=[s[2] for s in SOURCES])[0]
@@ -167,6 +179,7 @@ class Traffic:
             body["text"] = self.rng.choice(("cust rang re: ", "cust says ", "caller: ")) + notes
             if stage in CALL_CODES and self.rng.random() < 0.5:
                 body["metadata"]["disposition"], body["metadata"]["queue"] = CALL_CODES[stage]
+            body["metadata"].update(self.call_figures(polarity))
         elif channel == "social":
             body["text"] = f"@AcmeHelp {text}"
         elif channel == "review":

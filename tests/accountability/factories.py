@@ -39,14 +39,18 @@ def classified(
     text: str = "charged twice this month",
     scores: dict[str, int] | None = None,
     metadata: dict[str, str] | None = None,
+    source: str = "test",
+    channel: str = "chat",
+    confidence: float = 0.9,
+    method: str = "rule",
 ) -> ClassifiedFeedback:
     if score is None:
         score = {"negative": -0.7, "neutral": 0.0, "positive": 0.7}[label]
     return ClassifiedFeedback.model_validate(
         {
             "id": item_id or str(uuid.uuid4()),
-            "source": "test",
-            "channel": "chat",
+            "source": source,
+            "channel": channel,
             "kind": kind,
             "occurred_at": at.isoformat(),
             "received_at": at.isoformat(),
@@ -56,8 +60,8 @@ def classified(
             "metadata": metadata or {},
             "classification": {
                 "stage": stage,
-                "confidence": 0.9,
-                "method": "rule",
+                "confidence": confidence,
+                "method": method,
                 "explanation": "test",
                 "sentiment": {"score": score, "label": label},
                 "severity": severity,

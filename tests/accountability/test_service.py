@@ -21,6 +21,8 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
     clock = MovableClock()
     items = [classified(stage="pay", label="negative", at=clock(), scores={"csat": 2, "nps": 3}) for _ in range(6)]
     items += [classified(stage="use", label="positive", at=clock()) for _ in range(4)]
+    timed = {"wait_seconds": "45", "handle_seconds": "300", "transfers": "1"}
+    items += [classified(stage="get_help", label="neutral", kind="contact", at=clock(), metadata=timed)]
     poison = ([("ce_specversion", b"1.0")], b"not a cloudevent")
     async with running(settings_for(kafka, sqlite_url), clock) as (runtime, client):
         await produce(kafka, items + items[:5], raw=[poison])  # a replay of five, and one poison record
@@ -38,6 +40,15 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
             card["volume"] == 6 and card["negative_share"] == 1.0 and card["csat_mean"] == 2.0 and card["nps"] == -100.0
         )
         assert card["accountable"] == "billing" and card["health"] == "red"
+        assert card["operations"] == {
+            "contacts": 0, "wait_mean_s": None, "handle_mean_s": None, "hold_mean_s": None,
+            "transfers_per_contact": None,
+        }  # fmt: skip
+        helped = (await client.get("/v1/stages/get_help/scorecard", params={"window": "1h"}, headers=READ)).json()
+        assert helped["operations"] == {
+            "contacts": 1, "wait_mean_s": 45.0, "handle_mean_s": 300.0, "hold_mean_s": None,
+            "transfers_per_contact": 1.0,
+        }  # fmt: skip
         stages = (await client.get("/v1/stages", headers=READ)).json()
         assert [s["id"] for s in stages][:3] == ["discover", "buy", "onboard"] and stages[-1]["id"] == "unassigned"
         journey = (await client.get("/v1/journey", headers=READ)).json()
@@ -96,7 +107,7 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
     with runtime.engine.connect() as conn:  # the replay did not duplicate anything
         from sqlalchemy import text
 
-        assert conn.execute(text("SELECT count(*) FROM acct_feedback")).scalar_one() == 10
+        assert conn.execute(text("SELECT count(*) FROM acct_feedback")).scalar_one() == len(items)
 
 
 async def test_negative_burst_alert_reaches_every_owning_team_once_then_ack_and_auto_resolve(

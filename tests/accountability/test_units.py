@@ -76,8 +76,16 @@ def test_production_refuses_placeholder_tokens() -> None:
     AccountabilitySettings(environment="development").check()
     with pytest.raises(ValueError, match="ACCOUNTABILITY_READ_TOKEN"):
         AccountabilitySettings(environment="production", operator_token="x" * 32, admin_token="y" * 32).check()
+    with pytest.raises(ValueError, match="ACCOUNTABILITY_SESSION_SECRET"):
+        AccountabilitySettings(
+            environment="production", read_token="r" * 32, operator_token="x" * 32, admin_token="y" * 32
+        ).check()
     AccountabilitySettings(
-        environment="production", read_token="r" * 32, operator_token="x" * 32, admin_token="y" * 32
+        environment="production",
+        read_token="r" * 32,
+        operator_token="x" * 32,
+        admin_token="y" * 32,
+        session_secret="s" * 32,
     ).check()
 
 

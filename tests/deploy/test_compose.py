@@ -22,6 +22,7 @@ SECRETS = {
     "ACCOUNTABILITY_READ_TOKEN": "not-a-real-token-r",
     "ACCOUNTABILITY_OPERATOR_TOKEN": "not-a-real-token-o",
     "ACCOUNTABILITY_ADMIN_TOKEN": "not-a-real-token-a",
+    "ACCOUNTABILITY_SESSION_SECRET": "not-a-real-session-secret",
 }
 
 

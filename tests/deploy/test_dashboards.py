@@ -87,6 +87,11 @@ def test_stage_drilldown_has_a_stage_chooser() -> None:
         "alert_time_to_ack_seconds_bucket",
         "moments_of_truth_total",
         "feedback_stored_total",
+        "stage_contacts",
+        "stage_wait_mean_seconds",
+        "stage_handle_mean_seconds",
+        "stage_hold_mean_seconds",
+        "stage_transfers_per_contact",
     ):
         assert any(f"journeyline_{metric}" in e for e in exprs), metric
 

@@ -96,3 +96,14 @@ def test_the_command_line() -> None:
     assert args.rate == 5 and args.count == 10 and args.api_key == "k" and callable(args.func)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--rate", "fast"])
+
+
+def test_calls_carry_wait_handle_and_hold_times_and_transfers() -> None:
+    _, events = _events(600)
+    contacts = [body for _, body in events if body.get("kind") == "contact"]
+    assert contacts
+    for body in contacts:
+        metadata = body["metadata"]
+        assert isinstance(metadata, dict)
+        figures = [float(metadata[k]) for k in ("wait_seconds", "handle_seconds", "hold_seconds", "transfers")]
+        assert all(0 <= f <= 86_400 for f in figures), metadata

@@ -246,6 +246,25 @@ def test_demo_traffic_is_what_the_dashboards_promise(stack: Stack) -> None:
 
 
 @pytest.mark.integration
+def test_call_timings_reach_the_contact_centre_gauges(stack: Stack) -> None:
+    """The demo's calls carry wait, handle and hold times and transfers: those panels show numbers, not NaN."""
+    metrics = (
+        "journeyline_stage_contacts",
+        "journeyline_stage_wait_mean_seconds",
+        "journeyline_stage_handle_mean_seconds",
+        "journeyline_stage_hold_mean_seconds",
+        "journeyline_stage_transfers_per_contact",
+    )
+    deadline = time.monotonic() + 30
+    missing = list(metrics)
+    while missing:
+        missing = [m for m in missing if not stack.query(f'max({m}{{stage="get_help", window="1h"}}) > 0')]
+        if missing:
+            assert time.monotonic() < deadline, f"no contact-centre figures for get_help: {missing}\n{stack.logs()}"
+            time.sleep(2)
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("service", SERVICES)
 def test_promtool_accepts_each_services_metrics(stack: Stack, service: str) -> None:
     promtool = _tool("promtool")

@@ -18,6 +18,10 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+COUNTERS = [
+    "volume", "negative", "sentiment_sum", "csat_sum", "csat_n", "ces_sum", "ces_n", "nps_n", "promoters", "detractors",
+]  # fmt: skip
+
 
 def upgrade() -> None:
     op.create_table(
@@ -39,7 +43,8 @@ def upgrade() -> None:
     from services.accountability.rollup import rebuild
 
     with Session(bind=op.get_bind()) as session:
-        rebuild(session=session)
+        # Only the columns created here: later migrations add more (0005), which the model already has.
+        rebuild(session=session, counters=COUNTERS)
         session.flush()
 
 

@@ -1,0 +1,288 @@
+"""An alert's evidence: which items are behind it, and a summary of them that travels with every notification.
+
+A window alert (negative share, volume spike, ...) is about the items of its stage in the rule's window, ending at
+the alert's last evaluation; an item alert (a critical item, a moment of truth) is about the items that triggered
+it. Either way the alert records what it is about in `details` (`window_start`/`window_end`, or `evidence_ids`),
+so `GET /v1/alerts/{id}/evidence` lists the same items later, whatever arrived since.
+
+The summary (counts by source and channel, top terms, up to five representative items) is computed when the alert
+opens, and again on an update at most once per `REFRESH_EVERY` of the clock or when the update is announced: the
+work is bounded (one GROUP BY, at most `MAX_TEXTS` texts of `MAX_TEXT_CHARS` characters, one small sorted read).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, desc, func, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from services.accountability.models import Alert, FeedbackItem, columns
+from services.accountability.scorecard import parse_duration
+from services.accountability.search import Clause
+from shared.journey import ALERT_PARAMS
+from shared.models import Kind
+
+# Rule kinds whose evidence is the items that triggered them; every other kind is about a time window.
+ITEM_KINDS = frozenset({"critical_item", "moment_of_truth"})
+MAX_EVIDENCE_IDS = 50  # triggering items kept per item alert (the newest)
+MAX_TEXTS = 2_000  # newest texts read for the top terms
+MAX_TEXT_CHARS = 1_000  # of each text
+TOP_TERMS = 10
+EXAMPLES = 5
+EXAMPLE_CHARS = 200
+MAX_GROUPS = 20  # sources / channels listed by name; the rest are summed as "(other)"
+REFRESH_EVERY = timedelta(minutes=1)
+_SEVERITY_RANK = {"critical": 3, "high": 2, "normal": 1, "low": 0}
+_F = columns(FeedbackItem)
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Short, common words of the journey map's languages that say nothing about what went wrong.
+STOPWORDS = frozenset(
+    """
+    a about above after again all also am an and any are aren as at be because been before being below between both
+    but by can cannot could did didn do does doesn doing don down during each even ever every few for from further
+    get got had has hasn have haven having he her here hers him his how i if in into is isn it its itself just let
+    me more most my no nor not now of off on once only or other our ours out over own please same she should so
+    some still such than thank thanks that the their theirs them then there these they this those through to too
+    under until up us very was wasn we were weren what when where which while who whom why will with won would you
+    your yours yet im ive dont cant wont really much many one two get got also
+    der die das und ist nicht ein eine mit von zu den dem des auf für ich sie wir es im
+    le la les et est pas un une des du de en que qui pour avec sur je il nous vous
+    el los las y es no un una del de en que por para con se lo
+    het een en van niet op te dat die voor met zijn ik je
+    """.split()
+)
+
+
+def is_window_kind(kind: str) -> bool:
+    return kind not in ITEM_KINDS
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time recorded in `details` (ISO 8601, with its zone), or None if it is missing or not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
+
+
+def rule_window(kind: str, rule_params: dict[str, Any]) -> timedelta:
+    """The window a rule judges: its `window` parameter, else that kind's default (1h when it has none)."""
+    value = rule_params.get("window")
+    if not isinstance(value, str | int | float):
+        model = ALERT_PARAMS.get(kind)
+        field = model.model_fields.get("window") if model is not None else None
+        value = field.default if field is not None and isinstance(field.default, str | int | float) else "1h"
+    return parse_duration(value)
+
+
+def window_bounds(kind: str, rule_params: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
+    """The rule's window ending now: (now - window, now]."""
+    return now - rule_window(kind, rule_params), now
+
+
+def merged_ids(before: Any, new: Sequence[str]) -> list[str]:
+    """The item ids recorded so far plus the new ones, each once, the newest `MAX_EVIDENCE_IDS`."""
+    known = [i for i in before if isinstance(i, str)] if isinstance(before, list) else []
+    return list(dict.fromkeys([*known, *new]))[-MAX_EVIDENCE_IDS:]
+
+
+def scope(alert: Alert) -> tuple[datetime | None, datetime | None, list[str] | None]:
+    """(window_start, window_end, item ids) the alert's evidence is about; ids is None for a window alert."""
+    details = alert.details or {}
+    if not is_window_kind(alert.rule_kind):
+        ids = details.get("evidence_ids")
+        if not isinstance(ids, list):  # an alert from before evidence was recorded
+            last = details.get("last_feedback_id")
+            ids = [last] if isinstance(last, str) else []
+        return None, None, [i for i in ids if isinstance(i, str)][:MAX_EVIDENCE_IDS]
+    start, end = parse_time(details.get("window_start")), parse_time(details.get("window_end"))
+    if start is None or end is None or start >= end:  # from before: the default window at the last sighting
+        end = alert.last_seen_at
+        start = end - timedelta(hours=1)
+    return start, end, None
+
+
+def clauses(alert: Alert) -> list[Clause]:
+    """WHERE clauses for the items behind the alert, beside `FeedbackQuery(stage=..., since=..., until=...)`."""
+    _, _, ids = scope(alert)
+    found: list[Clause] = [_F.kind != Kind.journey_event.value]
+    if ids is not None:
+        found.append(_F.id.in_(ids) if ids else _F.id.is_(None))
+    return found
+
+
+def tokens(text: str) -> list[str]:
+    """The words of a text worth counting: lower-cased (any script), not stopwords, not numbers, not one letter."""
+    out = []
+    for word in _WORD.findall(text[:MAX_TEXT_CHARS].casefold()):
+        if word.isdigit() or word in STOPWORDS or "_" in word:
+            continue
+        if len(word) < 3 and word.isascii():
+            continue
+        out.append(word)
+    return out
+
+
+def top_terms(texts: Iterable[str | None], limit: int = TOP_TERMS) -> list[dict[str, Any]]:
+    """The terms in most texts (each text counts a term once), most frequent first, ties alphabetically."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        if text:
+            counts.update(set(tokens(text)))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [{"term": term, "count": n} for term, n in ranked if n > 0]
+
+
+def shorten(text: str | None, limit: int = EXAMPLE_CHARS) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _grouped(counts: list[tuple[str, int]]) -> dict[str, int]:
+    ranked = sorted(counts, key=lambda kv: (-kv[1], kv[0]))
+    shown = dict(ranked[:MAX_GROUPS])
+    rest = sum(n for _, n in ranked[MAX_GROUPS:])
+    if rest:
+        shown["(other)"] = shown.get("(other)", 0) + rest
+    return shown
+
+
+def summarize(
+    *, session: Session, stage: str, start: datetime | None, end: datetime | None, ids: list[str] | None
+) -> dict[str, Any]:
+    """The evidence summary of a stage's items in (start, end], or of the given items of the stage."""
+    where: list[ColumnElement[bool]] = [_F.stage == stage, _F.kind != Kind.journey_event.value]
+    if ids is not None:
+        where.append(_F.id.in_(ids) if ids else _F.id.is_(None))
+    if start is not None:
+        where.append(_F.occurred_at > start)
+    if end is not None:
+        where.append(_F.occurred_at <= end)
+    match = and_(*where)
+    groups = session.execute(
+        select(_F.source, _F.channel, func.count()).where(match).group_by(_F.source, _F.channel)
+    ).all()
+    by_source: Counter[str] = Counter()
+    by_channel: Counter[str] = Counter()
+    for source, channel, n in groups:
+        by_source[source] += int(n)
+        by_channel[channel] += int(n)
+    texts = session.execute(
+        select(_F.text)
+        .where(match, _F.text.is_not(None))
+        .order_by(_F.occurred_at.desc(), _F.id.desc())
+        .limit(MAX_TEXTS)
+    ).scalars()
+    rank = case(*((_F.severity == name, value) for name, value in _SEVERITY_RANK.items()), else_=0)
+    examples = session.execute(
+        select(_F.id, _F.text, _F.channel, _F.source, _F.severity, _F.sentiment_label, _F.occurred_at)
+        .where(match)
+        .order_by(desc(rank), _F.sentiment_score.asc(), _F.occurred_at.desc(), _F.id.desc())
+        .limit(EXAMPLES)
+    ).all()
+    summary: dict[str, Any] = {
+        "total": sum(by_source.values()),
+        "by_source": _grouped(list(by_source.items())),
+        "by_channel": _grouped(list(by_channel.items())),
+        "top_terms": top_terms(texts),
+        "examples": [
+            {
+                "id": row.id,
+                "text": shorten(row.text),
+                "channel": row.channel,
+                "source": row.source,
+                "severity": row.severity,
+                "sentiment": row.sentiment_label,
+                "occurred_at": _iso(row.occurred_at),
+            }
+            for row in examples
+        ],
+    }
+    if start is not None and end is not None:
+        summary["window_start"], summary["window_end"] = _iso(start), _iso(end)
+    return summary
+
+
+def record(
+    *,
+    session: Session,
+    alert: Alert,
+    rule_params: dict[str, Any],
+    now: datetime,
+    item_ids: Sequence[str] = (),
+    force: bool = False,
+) -> None:
+    """Record what the alert is about now and, when due (`force`, or `REFRESH_EVERY` since the last time), its
+    evidence summary in `details`. Items (`item_ids`) accumulate for an item alert; a window alert's window moves
+    with the summary, so the list and the summary always describe the same items."""
+    details = dict(alert.details or {})
+    if not is_window_kind(alert.rule_kind):
+        details["evidence_ids"] = merged_ids(details.get("evidence_ids"), item_ids)
+    computed = parse_time((details.get("evidence") or {}).get("computed_at"))
+    if not force and computed is not None and now - computed < REFRESH_EVERY:
+        alert.details = details
+        return
+    if is_window_kind(alert.rule_kind):
+        start, end = window_bounds(alert.rule_kind, rule_params, now)
+        details["window_start"], details["window_end"] = _iso(start), _iso(end)
+        summary = summarize(session=session, stage=alert.stage, start=start, end=end, ids=None)
+    else:
+        summary = summarize(session=session, stage=alert.stage, start=None, end=None, ids=details["evidence_ids"])
+    details["evidence"] = {**summary, "computed_at": _iso(now)}
+    alert.details = details
+
+
+def public_details(details: dict[str, Any]) -> dict[str, Any]:
+    """`details` without what is shown beside it (the evidence summary, the item ids)."""
+    return {k: v for k, v in (details or {}).items() if k not in ("evidence", "evidence_ids")}
+
+
+def of(alert: Alert) -> dict[str, Any] | None:
+    """The alert's recorded evidence summary, if any."""
+    found = (alert.details or {}).get("evidence")
+    return found if isinstance(found, dict) else None
+
+
+def forget_items(*, session: Session, item_ids: Sequence[str], text_only: bool = False) -> int:
+    """Take items out of every alert's recorded evidence: an erased customer's items leave the examples and the
+    trigger ids (`text_only`: expired texts only lose their text). Counts and terms stay. Returns alerts changed."""
+    gone = set(item_ids)
+    if not gone:
+        return 0
+    changed = 0
+    for alert in session.execute(select(Alert)).scalars():
+        details = alert.details or {}
+        summary, ids = details.get("evidence"), details.get("evidence_ids")
+        examples = summary.get("examples") if isinstance(summary, dict) else None
+        hit_examples = isinstance(examples, list) and any(isinstance(e, dict) and e.get("id") in gone for e in examples)
+        hit_ids = not text_only and isinstance(ids, list) and any(i in gone for i in ids)
+        if not (hit_examples or hit_ids):
+            continue
+        new = dict(details)
+        if hit_examples and isinstance(summary, dict) and isinstance(examples, list):
+            if text_only:
+                kept = [{**e, "text": None} if isinstance(e, dict) and e.get("id") in gone else e for e in examples]
+            else:
+                kept = [e for e in examples if not (isinstance(e, dict) and e.get("id") in gone)]
+            new["evidence"] = {**summary, "examples": kept}
+        if hit_ids and isinstance(ids, list):
+            new["evidence_ids"] = [i for i in ids if i not in gone]
+        alert.details = new
+        session.add(alert)
+        changed += 1
+    return changed

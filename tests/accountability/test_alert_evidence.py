@@ -1,0 +1,463 @@
+"""Alerts that say who and why: owners and evidence on every alert, the items behind it, its delivery history.
+
+Domain tests run on a real database (SQLite and PostgreSQL); the service test runs the app on the real broker with
+webhook receivers, one of them down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.accountability import evidence
+from services.accountability.delivery import slack_message
+from services.accountability.migrate import upgrade
+from services.accountability.models import Alert, OutboxEntry, columns
+from services.accountability.outbox import alert_payload, delivery_states
+from services.accountability.ownership import seed
+from services.accountability.service import process_batch
+from services.cli.embedded import free_port
+from shared.db import make_engine
+from shared.journey import JourneyMap, load_journey_map
+from shared.models import Channel, ClassifiedFeedback
+from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
+from tests.accountability.factories import T0, MovableClock, classified
+from tests.accountability.harness import ADMIN, READ, eventually, produce, read_topic, running, settings_for
+from tests.accountability.receiver import WebhookReceiver
+
+TOPIC = "t.cx.alerts"
+SECRET = "hook-secret"
+
+
+def item(
+    *,
+    stage: str = "pay",
+    at: datetime = T0,
+    text: str = "refund still missing after two weeks",
+    source: str = "zendesk",
+    channel: Channel = Channel.chat,
+    **kw: Any,
+) -> ClassifiedFeedback:
+    return classified(stage=stage, at=at, text=text, **kw).model_copy(update={"source": source, "channel": channel})
+
+
+def burst(end: datetime, n: int = 24) -> list[ClassifiedFeedback]:
+    """`n` negative pay items in the half hour before `end`: two thirds by chat from zendesk, the rest by email."""
+    texts = ["refund still missing after two weeks", "charged twice for the refund", "Rückerstattung fehlt noch"]
+    return [
+        item(
+            at=end - timedelta(minutes=1 + i),
+            text=texts[i % 3],
+            source="zendesk" if i % 3 else "trustpilot",
+            channel=Channel.chat if i % 3 else Channel.email,
+        )
+        for i in range(n)
+    ]
+
+
+# -- the summary's parts -------------------------------------------------------------------------------------------
+
+
+def test_top_terms_count_each_text_once_skip_stopwords_and_keep_any_script() -> None:
+    texts = ["Refund refund REFUND missing", "the refund is late", "Zahlung fehlgeschlagen, Rückerstattung", None, ""]
+    terms = {t["term"]: t["count"] for t in evidence.top_terms(texts)}
+    assert terms["refund"] == 2  # once per text, case folded
+    assert "the" not in terms and "is" not in terms  # stopwords
+    assert terms["rückerstattung"] == 1 and terms["fehlgeschlagen"] == 1
+    assert evidence.tokens("支付失败 了 12345 ok a_b") == ["支付失败", "了"]  # numbers, short ASCII, `_` dropped
+    assert evidence.top_terms(["x " * 10_000]) == []  # one letter: nothing to count
+
+
+def test_examples_are_shortened_and_slack_text_is_escaped() -> None:
+    assert evidence.shorten("a  b\n c") == "a b c"
+    long = evidence.shorten("word " * 100)
+    assert long is not None and len(long) <= evidence.EXAMPLE_CHARS and long.endswith("…")
+    payload = {
+        "transition": "opened",
+        "title": "Negative share 90% on pay",
+        "stage": "pay",
+        "rule_id": "negative_share",
+        "count": 30,
+        "owners": {"accountable": "billing", "contributing": ["customer-care", "product"]},
+        "evidence": {
+            "total": 30,
+            "top_terms": [{"term": "refund", "count": 20}, {"term": "missing", "count": 12}],
+            "examples": [{"id": "x", "text": "<!channel> refund & more", "channel": "chat", "severity": "high"}],
+        },
+    }
+    text = slack_message(payload)["text"]
+    assert "Accountable: billing; contributing: customer-care, product" in text
+    assert "Top terms: refund, missing (30 items)" in text
+    assert "&lt;!channel&gt; refund &amp; more" in text and "<!channel>" not in text
+    assert "Accountable: nobody" in slack_message({"title": "t"})["text"]  # an alert without owners or evidence
+
+
+def test_a_rules_window_is_its_parameter_or_its_kinds_default() -> None:
+    assert evidence.rule_window("negative_share", {}) == timedelta(hours=1)
+    assert evidence.rule_window("volume_spike", {"window": "2h"}) == timedelta(hours=2)
+    assert evidence.rule_window("negative_share", {"window": 600}) == timedelta(minutes=10)
+    assert evidence.rule_window("emerging_theme", {}) == timedelta(days=1)  # that kind's own default
+    assert evidence.window_bounds("negative_share", {}, T0) == (T0 - timedelta(hours=1), T0)
+
+
+# -- on a real database ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def journey() -> JourneyMap:
+    return load_journey_map(DEFAULT_JOURNEY_MAP)
+
+
+@pytest.fixture
+def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        seed(session=session, journey=journey, now=T0)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def _process(engine: Engine, journey: JourneyMap, items: list[ClassifiedFeedback], now: datetime = T0) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        process_batch(session=session, journey=journey, items=items, now=now, alerts_topic=TOPIC)
+        session.commit()
+
+
+def _alert(engine: Engine, rule_id: str) -> Alert:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.execute(select(Alert).where(columns(Alert).rule_id == rule_id)).scalars().one()
+
+
+def _evidence_ids(engine: Engine, alert: Alert) -> list[str]:
+    from services.accountability import search
+
+    start, end, _ = evidence.scope(alert)
+    query = search.FeedbackQuery(stage=alert.stage, since=start, until=end)
+    found: list[str] = []
+    cursor = None
+    with Session(engine) as session:
+        while True:
+            rows, cursor = search.page(
+                session=session, query=query, limit=4, cursor=cursor, extra=evidence.clauses(alert)
+            )
+            found += [r.id for r in rows]
+            if cursor is None:
+                return found
+
+
+def test_window_alert_records_its_window_and_a_summary_of_only_its_stages_items(
+    engine: Engine, journey: JourneyMap
+) -> None:
+    old = [item(at=T0 - timedelta(days=3), text="ancient complaint about invoices") for _ in range(5)]
+    other_stage = [item(stage="use", at=T0 - timedelta(minutes=5), text="app crashes on start") for _ in range(6)]
+    future = [item(at=T0 + timedelta(minutes=30), text="from the future")]
+    event = [
+        classified(stage="pay", kind="journey_event", label="neutral", customer="c-1", at=T0 - timedelta(minutes=3))
+    ]
+    severe = item(at=T0 - timedelta(minutes=2), text="They took my money " * 30, severity="high", score=-0.95)
+    inside = burst(T0)
+    _process(engine, journey, old + other_stage + future + event)
+    _process(engine, journey, [*inside, severe])
+
+    alert = _alert(engine, "negative_share")
+    assert (
+        alert.details["window_start"] == "2026-11-02T11:00:00Z"
+        and alert.details["window_end"] == "2026-11-02T12:00:00Z"
+    )
+    summary = alert.details["evidence"]
+    assert summary["total"] == 25
+    assert summary["by_source"] == {"zendesk": 17, "trustpilot": 8}
+    assert summary["by_channel"] == {"chat": 17, "email": 8}
+    terms = [t["term"] for t in summary["top_terms"]]
+    assert terms[0] == "refund" and "rückerstattung" in terms and "app" not in terms and "ancient" not in terms
+    examples = summary["examples"]
+    assert len(examples) == 5 and examples[0]["id"] == severe.id and examples[0]["severity"] == "high"
+    assert len(examples[0]["text"]) <= evidence.EXAMPLE_CHARS and {e["channel"] for e in examples} <= {"chat", "email"}
+    in_window = {i.id for i in inside} | {severe.id}
+    assert {e["id"] for e in examples} <= in_window
+
+    listed = _evidence_ids(engine, alert)
+    assert len(listed) == len(set(listed)) == 25 and set(listed) == in_window  # no other stage, nothing outside
+
+    # the opened notification carries owners and evidence; `details` does not repeat the evidence
+    with Session(engine) as session:
+        opened = select(OutboxEntry).where(columns(OutboxEntry).transition == "opened")
+        row = session.execute(opened).scalars().first()
+        assert row is not None
+        assert row.payload["owners"] == {"accountable": "billing", "contributing": ["customer-care", "product"]}
+        assert row.payload["evidence"]["total"] == 25 and "evidence" not in row.payload["details"]
+
+
+def test_the_summary_is_refreshed_at_most_once_a_minute_and_its_window_moves_with_it(
+    engine: Engine, journey: JourneyMap
+) -> None:
+    _process(engine, journey, burst(T0))
+    first = _alert(engine, "negative_share").details["evidence"]
+    _process(engine, journey, [item(at=T0)], now=T0 + timedelta(seconds=20))  # 24 -> 25: not announced, too soon
+    alert = _alert(engine, "negative_share")
+    assert alert.details["evidence"] == first and alert.details["window_end"] == "2026-11-02T12:00:00Z"
+    later = T0 + timedelta(minutes=2)
+    _process(engine, journey, [item(at=later)], now=later)
+    alert = _alert(engine, "negative_share")
+    assert alert.details["evidence"]["total"] == 26 and alert.details["window_end"] == "2026-11-02T12:02:00Z"
+    assert len(_evidence_ids(engine, alert)) == 26
+
+
+def test_item_alert_evidence_is_the_items_that_triggered_it(engine: Engine, journey: JourneyMap) -> None:
+    calm = [item(label="positive", text="all good", at=T0 - timedelta(minutes=1)) for _ in range(3)]
+    first = item(severity="critical", text="card charged five times", at=T0 - timedelta(minutes=1))
+    _process(engine, journey, [*calm, first])
+    second = item(severity="critical", text="fraud on my account", at=T0, channel=Channel.call, source="genesys")
+    _process(engine, journey, [second, item(stage="use", severity="critical")], now=T0 + timedelta(seconds=5))
+    alerts = {a.stage: a for a in _all(engine) if a.rule_id == "critical_item"}
+    pay = alerts["pay"]
+    assert pay.details["evidence_ids"] == [first.id, second.id]
+    assert set(_evidence_ids(engine, pay)) == {first.id, second.id}
+    # the summary was computed when it opened (one item); the count doubled (1 -> 2): recomputed with both
+    assert pay.details["evidence"]["total"] == 2 and pay.details["evidence"]["by_channel"] == {"chat": 1, "call": 1}
+    assert "window_start" not in pay.details["evidence"]
+
+
+def test_forgetting_items_takes_them_out_of_recorded_evidence(engine: Engine, journey: JourneyMap) -> None:
+    secret = item(severity="critical", text="my card 4111 was charged", customer="erase-me")
+    other = item(severity="critical", text="double charge", at=T0 - timedelta(minutes=1))
+    _process(engine, journey, [other, secret, *burst(T0)])
+    with Session(engine) as session:
+        assert evidence.forget_items(session=session, item_ids=[other.id], text_only=True) == 2
+        session.commit()
+    with Session(engine) as session:
+        assert evidence.forget_items(session=session, item_ids=[secret.id]) == 2  # both alerts showed it
+        session.commit()
+        assert evidence.forget_items(session=session, item_ids=["nobody"]) == 0
+    crit, share = _alert(engine, "critical_item"), _alert(engine, "negative_share")
+    assert crit.details["evidence_ids"] == [other.id]
+    for alert in (crit, share):
+        examples = alert.details["evidence"]["examples"]
+        assert secret.id not in {e["id"] for e in examples} and "4111" not in str(alert.details)
+        assert next(e for e in examples if e["id"] == other.id)["text"] is None
+
+
+def _all(engine: Engine) -> list[Alert]:
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.execute(select(Alert)).scalars())
+
+
+def test_delivery_states_per_team_and_receiver_mask_slack_and_keep_the_last_result(engine: Engine) -> None:
+    with Session(engine) as session:
+        common = {"alert_id": "a-1", "event_type": "io.journeyline.alert.opened", "next_attempt_at": T0}
+        rows = [
+            OutboxEntry(dedupe_key="1", transition="opened", team="*", receiver="kafka", target=TOPIC, **common),
+            OutboxEntry(
+                dedupe_key="2",
+                transition="opened",
+                team="billing",
+                receiver="slack",
+                target="https://hooks.slack.com/services/T/B/secret",
+                status="delivered",
+                attempts=1,
+                delivered_at=T0,
+                created_at=T0,
+                **common,
+            ),
+            OutboxEntry(
+                dedupe_key="3",
+                transition="opened",
+                team="product",
+                receiver="webhook",
+                target="http://127.0.0.1:9/p",
+                secret="s",
+                attempts=3,
+                last_error="HTTP 503",
+                created_at=T0,
+                **common,
+            ),
+        ]
+        for row in rows:
+            row.created_at = T0
+        session.add_all(rows)
+        session.commit()
+        states = delivery_states(session=session, alert_id="a-1")
+    assert [(s["team"], s["receiver"]) for s in states] == [
+        ("*", "kafka"),
+        ("billing", "slack"),
+        ("product", "webhook"),
+    ]
+    slack, hook = states[1], states[2]
+    assert slack["target"] == "https://hooks.slack.com/***" and slack["delivered_at"] == T0
+    assert hook["attempts"] == 3 and hook["last_error"] == "HTTP 503" and hook["status"] == "pending"
+    assert "secret" not in str(states)
+
+
+def test_payload_of_an_alert_without_evidence_still_names_its_owners() -> None:
+    alert = Alert(
+        id="a",
+        stage="pay",
+        rule_id="r",
+        rule_kind="negative_share",
+        status="open",
+        title="t",
+        opened_at=T0,
+        last_seen_at=T0,
+        last_active_at=T0,
+        details={"volume": 3},
+    )
+    payload = alert_payload(alert, "opened", accountable="billing", contributing=["product"])
+    assert payload["owners"]["accountable"] == "billing" and payload["evidence"] is None
+    assert payload["details"] == {"volume": 3}
+    start, end, ids = evidence.scope(alert)  # recorded before evidence existed: the default window, last seen
+    assert ids is None and end == T0 and start == T0 - timedelta(hours=1)
+
+
+# -- the service: API, webhooks, Slack, cx.alerts, delivery history ------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_alert_names_owners_and_evidence_everywhere_and_keeps_its_delivery_history(
+    kafka: KafkaSettings, database_url: str
+) -> None:
+    receiver = WebhookReceiver(free_port()).start()
+    dead = f"http://127.0.0.1:{free_port()}/care"  # nothing listens: deliveries fail and back off
+    clock = MovableClock()
+    try:
+        async with running(settings_for(kafka, database_url), clock) as (_, client):
+            receivers = {
+                "billing": [
+                    {"type": "webhook", "url": receiver.url("billing"), "secret": SECRET},
+                    {"type": "slack", "url": receiver.url("slack/billing")},
+                ],
+                "customer-care": [{"type": "webhook", "url": dead, "secret": SECRET}],
+                "product": [],
+            }
+            for team, hooks in receivers.items():
+                response = await client.put(f"/v1/teams/{team}", json={"receivers": hooks}, headers=ADMIN)
+                assert response.status_code == 200, response.text
+
+            noise = [item(at=T0 - timedelta(days=3), text="ancient invoice") for _ in range(4)]
+            noise += [item(stage="use", at=T0 - timedelta(minutes=5), text="app crashes") for _ in range(5)]
+            noise += [item(at=T0 + timedelta(minutes=30), text="from the future")]
+            critical = item(at=T0 - timedelta(minutes=3), severity="critical", text="charged five times")
+            inside = burst(T0)
+            await produce(kafka, noise)
+            await eventually(lambda: _stored(client, noise[-1].id), what="the noise stored")
+            await produce(kafka, [critical, *inside])
+
+            def opened(rule: str) -> list[Any]:
+                return [r for r in receiver.of(path="/billing", transition="opened") if r.json["rule_id"] == rule]
+
+            await eventually(lambda: _truthy(opened("negative_share")), what="negative share alert at billing")
+            hook = opened("negative_share")[0]
+            assert hook.signed_with(SECRET)
+            payload = hook.json
+            assert payload["owners"] == {"accountable": "billing", "contributing": ["customer-care", "product"]}
+            assert payload["role"] == "accountable" and payload["evidence"]["total"] >= 20
+            assert payload["evidence"]["top_terms"] and 1 <= len(payload["evidence"]["examples"]) <= 5
+            assert {"id", "text", "channel", "severity"} <= set(payload["evidence"]["examples"][0])
+            alert_id = payload["id"]
+
+            await eventually(lambda: _truthy(receiver.of(path="/slack/billing")), what="the Slack message")
+            slack = [r.json["text"] for r in receiver.of(path="/slack/billing")]
+            line = next(t for t in slack if "negative_share" in t)
+            assert "Accountable: billing; contributing: customer-care, product" in line and "Top terms:" in line
+
+            events = await read_topic(kafka, kafka.topics.alerts, want=2)
+            topic = next(e for e in events if e.data["id"] == alert_id)
+            assert topic.data["owners"]["accountable"] == "billing" and topic.data["evidence"]["total"] >= 20
+
+            async def history_shows_failure_and_success() -> dict[str, Any] | None:
+                clock.advance(seconds=1)  # back-off runs on the service clock
+                body = (await client.get(f"/v1/alerts/{alert_id}", headers=READ)).json()
+                states = {(d["team"], d["receiver"]): d for d in body["deliveries"]}
+                care, billing = states.get(("customer-care", "webhook")), states.get(("billing", "webhook"))
+                if care and care["attempts"] >= 2 and billing and billing["delivered_at"]:
+                    return body
+                return None
+
+            body = await eventually(history_shows_failure_and_success, what="a failing and a delivered receiver")
+            states = {(d["team"], d["receiver"]): d for d in body["deliveries"]}
+            care = states[("customer-care", "webhook")]
+            assert care["status"] == "pending" and care["last_error"] and care["delivered_at"] is None
+            assert states[("billing", "slack")]["target"] == f"http://127.0.0.1:{receiver.port}/***"
+            assert states[("*", "kafka")]["target"] == kafka.topics.alerts
+            assert body["owners"]["accountable"] == "billing" and body["evidence"]["by_channel"]
+            assert "evidence" not in body["details"] and SECRET not in str(body)
+
+            history = (await client.get(f"/v1/alerts/{alert_id}/deliveries", headers=READ)).json()
+            assert {(d["transition"], d["team"], d["receiver"]) for d in history["items"]} >= {
+                ("opened", "*", "kafka"),
+                ("opened", "billing", "webhook"),
+                ("opened", "billing", "slack"),
+                ("opened", "customer-care", "webhook"),
+            }
+            delivered = next(d for d in history["items"] if d["team"] == "billing" and d["receiver"] == "webhook")
+            assert delivered["status"] == "delivered" and delivered["delivered_at"] and delivered["attempts"] == 1
+            first = (await client.get(f"/v1/alerts/{alert_id}/deliveries?limit=1", headers=READ)).json()
+            assert len(first["items"]) == 1 and first["next_after"] == first["items"][0]["id"]
+            rest = (
+                await client.get(f"/v1/alerts/{alert_id}/deliveries?after={first['next_after']}", headers=READ)
+            ).json()
+            assert [d["id"] for d in first["items"] + rest["items"]] == [d["id"] for d in history["items"]]
+
+            # a new item more than a minute later moves the window and refreshes the summary with every item
+            clock.now = T0 + timedelta(minutes=2)
+            late = item(at=clock.now - timedelta(seconds=1), text="refund missing again")
+            await produce(kafka, [late])
+            in_window = {i.id for i in inside} | {critical.id, late.id}
+
+            async def refreshed() -> dict[str, Any] | None:
+                found = (await client.get(f"/v1/alerts/{alert_id}", headers=READ)).json()
+                return found if found["evidence"]["total"] == len(in_window) else None
+
+            alert = await eventually(refreshed, what="the evidence refreshed")
+            assert alert["evidence"]["window_end"].startswith("2026-11-02T12:02:00")
+            assert alert["evidence"]["examples"][0]["id"] == critical.id  # most severe first
+
+            listed, cursor, pages = [], None, 0
+            while True:
+                params: dict[str, Any] = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+                page = await client.get(f"/v1/alerts/{alert_id}/evidence", params=params, headers=READ)
+                assert page.status_code == 200, page.text
+                pages += 1
+                assert all(i["stage"] == "pay" for i in page.json()["items"])
+                listed += [i["id"] for i in page.json()["items"]]
+                cursor = page.json()["next_cursor"]
+                if cursor is None:
+                    break
+            assert pages == 4 and len(listed) == len(set(listed)) and set(listed) == in_window
+
+            for params, status in [
+                ({"cursor": "not-a-cursor"}, 422),
+                ({"cursor": "W10"}, 422),
+                ({"limit": 0}, 422),
+                ({"limit": 501}, 422),
+                ({"cursor": "c" * 201}, 422),
+            ]:
+                bad = await client.get(f"/v1/alerts/{alert_id}/evidence", params=params, headers=READ)
+                assert bad.status_code == status, bad.text
+                assert bad.headers["content-type"].startswith("application/problem+json")
+            missing = await client.get("/v1/alerts/00000000-0000-0000-0000-000000000000/evidence", headers=READ)
+            assert missing.status_code == 404
+            assert (await client.get(f"/v1/alerts/{alert_id}/evidence")).status_code == 401
+
+            listed_alerts = (await client.get("/v1/alerts", params={"stage": "pay"}, headers=READ)).json()
+            by_rule = {a["rule_id"]: a for a in listed_alerts}
+            assert by_rule["critical_item"]["owners"]["accountable"] == "billing"
+            assert by_rule["critical_item"]["deliveries"] is None  # on the single alert only
+            crit = await client.get(f"/v1/alerts/{by_rule['critical_item']['id']}/evidence", headers=READ)
+            assert [i["id"] for i in crit.json()["items"]] == [critical.id]
+    finally:
+        receiver.stop()
+
+
+async def _stored(client: Any, feedback_id: str) -> bool:
+    return (await client.get(f"/v1/feedback/{feedback_id}", headers=READ)).status_code == 200
+
+
+async def _truthy(value: Any) -> Any:
+    return value
