@@ -30,7 +30,8 @@ SEMANTIC_FOR_CI := $(if $(filter true,$(CI)),$(BIN)/.semantic)
 
 # What the tests use from Debian: Prometheus (promtool), docker-compose (validates the compose file offline),
 # the PostgreSQL server (each test run starts a cluster of its own), Java 17 and Maven (Apache Kafka is resolved
-# from Maven Central into ~/.cache/journeyline/kafka on first use).
+# from Maven Central into ~/.cache/journeyline/kafka on first use), Chromium and its driver (the journey board's
+# browser test, tests/board/test_e2e.py) and npm (fetches axe-core once into ~/.cache/journeyline/axe).
 system-deps:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
@@ -38,6 +39,9 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing from Debian:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

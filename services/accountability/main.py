@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.accountability import alerts_api, api, feedback_api, themes_api
+from services.accountability.board import routes as board_routes
 from services.accountability.runtime import Runtime
 from services.accountability.service import Clock
 from services.accountability.settings import AccountabilitySettings
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(feedback_api.router)
     app.include_router(alerts_api.router)
     app.include_router(themes_api.router)
+    app.include_router(board_routes.router)
     return app
 
 

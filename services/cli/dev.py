@@ -95,6 +95,8 @@ class DevStack:
             _wait_ready(child, self.var_dir)
             log_path = self.var_dir / f"{child.name}.log"
             _say(f"{child.name:<14} http://{self.host}:{child.port}  (docs: /docs, log: {log_path})")
+            if child.name == "accountability":
+                _say(f"{'journey board':<14} http://{self.host}:{child.port}/board  (sign in with a token)")
 
     def make_demo_key(self) -> str:
         """Create (or rotate) the `demo` source before ingest starts, so ingest knows the key from its first request."""
