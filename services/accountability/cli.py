@@ -36,11 +36,6 @@ def register(sub: Any) -> None:
     )
     alerts.add_argument("--stage")
     alerts.set_defaults(func=_alerts)
-    bench = inner.add_parser("bench", help="measure batch storage (new and replayed items); prints one figures line")
-    bench.add_argument("--items", type=int, default=10000)
-    bench.add_argument("--batch", type=int, default=500)
-    bench.add_argument("--database-url", help="an EMPTY database to use (default: a temporary SQLite file)")
-    bench.set_defaults(func=_bench)
 
 
 def _ready() -> tuple[AccountabilitySettings, Any]:
@@ -91,11 +86,4 @@ def _alerts(args: argparse.Namespace) -> int:
     engine.dispose()
     for row in rows:
         print(json.dumps(row))
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from services.accountability.bench import run_bench
-
-    print(run_bench(items=args.items, batch=args.batch, database_url=args.database_url))
     return 0

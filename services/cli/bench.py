@@ -9,12 +9,12 @@ from services.cli.main import present_modules
 
 # Each module has `register_bench(subparsers)`, adding one parser whose `func` runs that benchmark.
 _BENCHMARKS = (
-    "services.ingest.bench",
-    "services.classify.bench",
-    "services.accountability.bench",
-    "services.cli.bench_evidence",
-    "services.cli.bench_e2e",
-    "services.cli.bench_broker",
+    "bench.ingest",
+    "bench.classify",
+    "bench.accountability",
+    "bench.evidence",
+    "bench.e2e",
+    "bench.broker",
 )
 
 

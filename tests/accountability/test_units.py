@@ -98,7 +98,7 @@ def test_request_shapes_are_validated() -> None:
 
 
 def test_bench_prints_its_figures_line() -> None:
-    from services.accountability.bench import run_bench
+    from bench.accountability import run_bench
 
     line = run_bench(items=200, batch=100, database_url=None)
     assert line.startswith("database=sqlite items=200 batch=100 new_items_per_s=") and "replayed_items_per_s=" in line

@@ -1,4 +1,4 @@
-"""`journeyline accountability bench`: how fast a batch is stored (with moments and alert rules), new and replayed."""
+"""`journeyline bench accountability`: how fast a batch is stored (with moments and alert rules), new and replayed."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def run_bench(*, items: int, batch: int, database_url: str | None) -> str:
 
 
 def register_bench(sub: Any) -> None:
-    """`journeyline bench accountability`: the same measurement as `journeyline accountability bench`."""
+    """`journeyline bench accountability`: batch storage rate, new and replayed items."""
     parser = sub.add_parser("accountability", help="batch storage rate, new and replayed items (items/s)")
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=500)
