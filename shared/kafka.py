@@ -118,7 +118,8 @@ def record_ref(record: ConsumerRecord) -> str:
 def header(record: ConsumerRecord, name: str) -> str | None:
     for key, value in record.headers or ():
         if key == name and value is not None:
-            return value.decode("utf-8", "replace")
+            decoded: str = bytes(value).decode("utf-8", "replace")
+            return decoded
     return None
 
 
