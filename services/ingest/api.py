@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.ingest import metrics
 from services.ingest.adapters.generic import GenericEvent
+from services.ingest.admission import Admission
 from services.ingest.auth import SourceInfo
 from services.ingest.deps import AdminDep, Runtime, RuntimeDep, SessionDep
 from services.ingest.examples import EXAMPLES, FORM_EXAMPLE, NDJSON_EXAMPLE
@@ -101,7 +103,11 @@ _EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body or batch too large", **_PROBLEM},
     415: {"description": "Not JSON, NDJSON or a form (x-www-form-urlencoded), or not UTF-8", **_PROBLEM},
     422: {"description": "No event was valid (`reason` per item)", **_PROBLEM},
-    429: {"description": "The source's rate limit; see Retry-After", **_PROBLEM},
+    429: {
+        "description": "The source's rate limit (`rate_limited`), or too many of its events waiting for the broker "
+        "(`source_busy`); see Retry-After",
+        **_PROBLEM,
+    },
     503: {"description": "The broker did not acknowledge in time; retry after Retry-After", **_PROBLEM},
 }
 
@@ -161,6 +167,13 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
             429, "Too many requests", f"source {source.name!r} is over its rate limit; retry in {wait:.0f}s",
             headers={"Retry-After": f"{wait:.0f}"}, reason="rate_limited",
         )  # fmt: skip
+    admission = runtime.admission
+    assert admission is not None
+    # Checked before adapting and validating (most of a request's CPU): a flood's refused or waiting requests
+    # must not starve the event loop that serves every other source's acknowledgements.
+    waits_until = asyncio.get_running_loop().time() + admission.max_wait
+    if not await admission.room(source.name, body.count, deadline=waits_until):
+        raise _source_busy(source, channel, admission, body.count)
     now = utcnow()
     try:
         records, rejections = prepare(
@@ -174,14 +187,12 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
     _count(source.name, rejections)
     if not records:
         raise _none_accepted(body.batch, rejections)
-    waiting = runtime.in_flight.get(source.name, 0)
-    if waiting and waiting + len(records) > settings.max_inflight_per_source:
-        metrics.EVENTS.labels(source.name, channel, "rejected", "source_busy").inc(len(records))
-        raise Problem(
-            429, "Too many events in flight", f"source {source.name!r} has {waiting} events waiting for the broker; "
-            "retry shortly", headers={"Retry-After": "1"}, reason="source_busy",
-        )  # fmt: skip
-    runtime.in_flight[source.name] = waiting + len(records)
+    # An envelope may expand to more than the pre-check counted. `room` answers True only when there is room now,
+    # and nothing is awaited between it and `take`.
+    if not await admission.room(source.name, len(records), deadline=waits_until):
+        raise _source_busy(source, channel, admission, len(records))
+    admission.take(source.name, len(records))
+    publishing = time.perf_counter()
     try:
         await runtime.publisher.publish(records)
     except BrokerUnavailable as exc:
@@ -194,11 +205,21 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
             headers={"Retry-After": retry}, reason="broker_unavailable", acknowledged=exc.acked,
         ) from None  # fmt: skip
     finally:
-        runtime.in_flight[source.name] -= len(records)
+        admission.release(source.name, len(records))
+        admission.observe(time.perf_counter() - publishing, len(records))
     _count(source.name, records)
     if not body.batch and len(records) == 1 and not rejections:
         return _json({"status": "accepted", "id": records[0].id}, 202)
     return _batch_response(records, rejections)
+
+
+def _source_busy(source: SourceInfo, channel: str, admission: Admission, events: int) -> Problem:
+    waiting = admission.in_flight.get(source.name, 0)
+    metrics.EVENTS.labels(source.name, channel, "rejected", "source_busy").inc(events)
+    return Problem(
+        429, "Too many events in flight", f"source {source.name!r} has {waiting} events waiting for the broker; "
+        "retry shortly", headers={"Retry-After": "1"}, reason="source_busy",
+    )  # fmt: skip
 
 
 def _charge_envelopes(runtime: Runtime, source: SourceInfo, channel: str, posted: int, expanded: int) -> None:

@@ -29,7 +29,11 @@ class BrokerUnavailable(Exception):
 
 class Publisher:
     """Owns the producer; a watcher probes the broker so a dead one is answered 503 at once and a returning
-    one is used again without a restart."""
+    one is used again without a restart.
+
+    A publish that is not acknowledged in time does not by itself mark the broker down: under one source's flood
+    the acknowledgements of a busy broker come late, and marking it down would answer 503 to every source until
+    the next probe. It makes the watcher probe at once instead; only a broker that does not answer is down."""
 
     def __init__(
         self, kafka: KafkaSettings, *, topic: str, timeout: float, linger_ms: int, probe_interval: float
@@ -39,6 +43,7 @@ class Publisher:
         self.producer: AIOKafkaProducer | None = None
         self.up = False
         self._task: asyncio.Task[None] | None = None
+        self._probe_now = asyncio.Event()
 
     async def start(self) -> None:
         self._set_up(await self._connect())
@@ -81,7 +86,7 @@ class Publisher:
 
     def _lost(self, exc: BaseException | None) -> None:
         log.warning("broker did not acknowledge", extra={"error": type(exc).__name__ if exc else "timeout"})
-        self._set_up(False)
+        self._probe_now.set()  # the watcher decides whether the broker is down
 
     def _set_up(self, up: bool) -> None:
         self.up = up
@@ -103,7 +108,9 @@ class Publisher:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(self.probe_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._probe_now.wait(), self.probe_interval)
+            self._probe_now.clear()
             try:
                 if self.producer is None:
                     up = await self._connect()

@@ -36,6 +36,8 @@ def adapt(payload: Any) -> list[Canonical]:
         return [_google_play(body)]
     if isinstance(body.get("events"), list):
         return _trustpilot(body["events"])
+    if isinstance(body.get("reviews"), list) and any("stars" in r for r in body["reviews"] if isinstance(r, dict)):
+        return _trustpilot_page(body["reviews"])
     return [_review(body)]
 
 
@@ -111,30 +113,43 @@ def _google_play(review: dict[str, Any]) -> Canonical:
 
 
 def _trustpilot(events: list[Any]) -> list[Canonical]:
+    """A service-review webhook (`events[]` of `eventName`, `version`, `eventData`): created and updated reviews;
+    deleted ones carry nothing to ingest."""
     out: list[Canonical] = []
     for event in events:
         data = dig(event, "eventData")
         if not isinstance(data, dict) or dig(event, "eventName") == "service-review-deleted":
             continue
-        out.append(
-            {
-                "external_id": tagged("trustpilot", data.get("id")),
-                "channel": "review",
-                "kind": "feedback",
-                "occurred_at": parse_time(data.get("createdAt"), "createdAt"),
-                "customer": {"id": text_or_none(dig(data, "consumer", "id"))},
-                "text": join_text(data.get("title"), data.get("text")),
-                "scores": scores(csat=data.get("stars")),
-                "metadata": meta(
-                    platform="trustpilot",
-                    title=data.get("title"),
-                    language=data.get("language"),
-                    reference_id=data.get("referenceId"),
-                    verified=data.get("isVerified"),
-                    score_source="stars",
-                ),
-            }
-        )
+        out.append(_trustpilot_review(data))
     if not out:
         raise AdapterError("unsupported_payload", "the Trustpilot webhook holds no review to ingest")
     return out
+
+
+def _trustpilot_page(reviews: list[Any]) -> list[Canonical]:
+    """A page of Trustpilot's Business Units API reviews (`reviews[]`): the same review objects, by the same
+    `id`, as the webhook's `eventData`; the consumer is named `displayName` there rather than `name`."""
+    out = [_trustpilot_review(review) for review in reviews if isinstance(review, dict)]
+    if not out:
+        raise AdapterError("unsupported_payload", "the Trustpilot reviews page holds no review")
+    return out
+
+
+def _trustpilot_review(data: dict[str, Any]) -> Canonical:
+    return {
+        "external_id": tagged("trustpilot", data.get("id")),
+        "channel": "review",
+        "kind": "feedback",
+        "occurred_at": parse_time(data.get("createdAt"), "createdAt"),
+        "customer": {"id": text_or_none(dig(data, "consumer", "id"))},
+        "text": join_text(data.get("title"), data.get("text")),
+        "scores": scores(csat=data.get("stars")),
+        "metadata": meta(
+            platform="trustpilot",
+            title=data.get("title"),
+            language=data.get("language"),
+            reference_id=data.get("referenceId"),
+            verified=data.get("isVerified"),
+            score_source="stars",
+        ),
+    }

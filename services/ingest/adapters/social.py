@@ -135,7 +135,9 @@ def _x_post(post: dict[str, Any]) -> Canonical:
 
 
 def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
-    """A Facebook Page `feed` or Instagram `comments` webhook: one event per change."""
+    """A Facebook Page `feed` or Instagram `comments` webhook: one event per change. Older Graph API versions
+    (2.5) sent the author of a feed change as `sender_id`; later ones (2.11 on) send `from: {id, name}`. Names are
+    not kept."""
     platform = "facebook" if body["object"] == "page" else "instagram"
     events: list[Canonical] = []
     for entry in body["entry"]:
@@ -154,7 +156,7 @@ def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
                     "channel": "social",
                     "kind": "feedback",
                     "occurred_at": parse_time(stamp, "created_time"),
-                    "customer": {"id": tagged(platform, dig(value, "from", "id"))},
+                    "customer": {"id": tagged(platform, dig(value, "from", "id") or value.get("sender_id"))},
                     "text": text_or_none(value.get("message") or value.get("text")),
                     "metadata": meta(
                         platform=platform,

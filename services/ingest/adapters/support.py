@@ -29,8 +29,10 @@ _TWILIO_CONTACT_EVENTS = ("task.completed", "task.canceled")
 
 
 def is_zendesk(body: dict[str, Any]) -> bool:
-    return str(body.get("type", "")).startswith("zen:event-type:ticket.") or (
-        "requester_id" in body and isinstance(body.get("via"), dict) and "id" in body
+    return (
+        str(body.get("type", "")).startswith(("zen:event-type:ticket.", "zen:event-type:messaging_ticket."))
+        or isinstance(dig(body, "detail", "ticket_event"), dict)  # the Events Connector (Amazon EventBridge)
+        or ("requester_id" in body and isinstance(body.get("via"), dict) and "id" in body)
     )
 
 
@@ -43,7 +45,13 @@ def is_twilio(body: dict[str, Any]) -> bool:
 
 
 def zendesk(body: dict[str, Any]) -> Canonical:
-    """A Zendesk ticket webhook (`zen:event-type:ticket.*`) or a ticket object from the API."""
+    """A Zendesk ticket webhook (`zen:event-type:ticket.*`), a messaging webhook
+    (`zen:event-type:messaging_ticket.message_added`), an Events Connector ticket event (Amazon EventBridge,
+    `detail.ticket_event`, schema 1.0) or a ticket object from the API. A comment has the same id in all of them."""
+    if isinstance(dig(body, "detail", "ticket_event"), dict):
+        return _zendesk_ticket_event(body)
+    if str(body.get("type", "")).startswith("zen:event-type:messaging_ticket."):
+        return _zendesk_message(body)
     if "detail" not in body:  # a ticket object
         ticket = body
         return {
@@ -83,13 +91,74 @@ def zendesk(body: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
+# Events Connector event names (`ticket_event.type`) for which the webhook has another name.
+_ZENDESK_EVENTBRIDGE_TYPES = {"Comment Created": "ticket.comment_added", "Ticket Created": "ticket.created"}
+
+
+def _zendesk_ticket_event(body: dict[str, Any]) -> Canonical:
+    """The Events Connector's ticket event (`detail-type: "Support Ticket: ..."`): `ticket_event.ticket` carries
+    ids, status, tags and channel but no subject or description; a "Comment Created" event carries the comment."""
+    event = body["detail"]["ticket_event"]
+    name = str(event.get("type") or "")
+    event_type = _ZENDESK_EVENTBRIDGE_TYPES.get(name) or "ticket." + "_".join(name.lower().split())
+    ticket = event["ticket"] if isinstance(event.get("ticket"), dict) else {}
+    comment = event.get("comment")
+    by_staff = bool(dig(comment, "author", "is_staff"))
+    if isinstance(comment, dict):
+        external_id, kind, text = tagged("zendesk:comment", comment.get("id")), "feedback", comment.get("body")
+    else:
+        external_id, kind, text = tagged("zendesk:ticket", ticket.get("id")), "contact", None
+    if external_id and event_type not in ("ticket.created", "ticket.comment_added"):
+        external_id = f"{external_id}:{event_type}:{text_or_none(body.get('id'))}"  # as the webhook's
+    return {
+        "external_id": external_id,
+        "channel": _ZENDESK_CHANNELS.get(str(dig(ticket, "via", "channel")), "other"),
+        "kind": "contact" if by_staff else kind,
+        "occurred_at": parse_time(dig(event, "meta", "occurred_at") or body.get("time"), "occurred_at"),
+        "customer": {"id": tagged("zendesk", ticket.get("requester_id"))},
+        "text": text_or_none(text),
+        "metadata": meta(
+            vendor="zendesk", event_type=event_type, ticket_id=ticket.get("id"), status=ticket.get("status"),
+            tags=ticket.get("tags"), author_role="agent" if by_staff else None,
+        ),
+    }  # fmt: skip
+
+
+def _zendesk_message(body: dict[str, Any]) -> Canonical:
+    """A messaging (chat) ticket's message: `event.message` and its `event.actor` (end_user, agent, trigger or
+    system); `detail.id` is the ticket. Only an end user's message is feedback."""
+    actor = dig(body, "event", "actor") or {}
+    role = str(actor.get("type") or "")
+    customer = role == "end_user"
+    return {
+        "external_id": tagged("zendesk:message", dig(body, "event", "message", "id")),
+        "channel": "chat",
+        "kind": "feedback" if customer else "contact",
+        "occurred_at": parse_time(body.get("time"), "time"),
+        "customer": {"id": tagged("zendesk", actor.get("id")) if customer else None},
+        "text": text_or_none(dig(body, "event", "message", "body")),
+        "metadata": meta(
+            vendor="zendesk", event_type=str(body["type"]).removeprefix("zen:event-type:"),
+            ticket_id=dig(body, "detail", "id"), conversation_id=dig(body, "event", "conversation_id"),
+            author_role=None if customer else role or None,
+        ),
+    }  # fmt: skip
+
+
 def intercom(body: dict[str, Any]) -> Canonical:
-    """An Intercom conversation notification: the customer's first message or latest reply is the text."""
+    """An Intercom conversation notification: the customer's first message or latest reply is the text.
+
+    API 2.x names the first message `source` and the customers `contacts` (`external_id`); API 1.x named them
+    `conversation_message` and `user` (`user_id`, the same value as `external_id`). The ids are the same in both."""
     topic = str(body.get("topic", ""))
     conversation = body["data"]["item"]
     contacts = conversation.get("contacts")
     contact_list = contacts.get("contacts") if isinstance(contacts, dict) else contacts
-    contact = next((c for c in contact_list or [] if isinstance(c, dict)), {})
+    contact = next((c for c in contact_list or [] if isinstance(c, dict)), None)
+    if contact is None:  # API 1.x
+        user = conversation.get("user")
+        contact = {"id": user.get("id"), "external_id": user.get("user_id")} if isinstance(user, dict) else {}
+    message = conversation.get("source") or conversation.get("conversation_message")
     parts = dig(conversation, "conversation_parts", "conversation_parts") or conversation.get("conversation_parts")
     user_parts = [
         p
@@ -103,11 +172,11 @@ def intercom(body: dict[str, Any]) -> Canonical:
         text, stamp = strip_html(part.get("body")), part.get("created_at")
     elif topic == "conversation.user.created":
         external_id, kind = tagged("intercom", conversation_id), "contact"
-        text, stamp = strip_html(dig(conversation, "source", "body")), conversation.get("created_at")
+        text, stamp = strip_html(dig(message, "body")), conversation.get("created_at")
     else:  # admin replies, closes, ratings: an event about the conversation, never customer text
         external_id = tagged("intercom", f"{conversation_id}:{topic}:{text_or_none(body.get('id'))}")
         kind, text, stamp = "journey_event", None, body.get("created_at")
-    source_type = str(dig(conversation, "source", "type") or "")
+    source_type = str(dig(message, "type") or "")
     rating = dig(conversation, "conversation_rating", "rating")
     return {
         "external_id": external_id,

@@ -33,6 +33,8 @@ def adapt(payload: Any) -> list[Canonical]:
     vendors.refuse_notification(body)
     if body.get("event_type") == "form_response" and isinstance(body.get("form_response"), dict):
         return [_typeform(body["form_response"])]
+    if isinstance(body.get("items"), list) and "total_items" in body:  # a page of Typeform's Responses API
+        return _typeform_page(body["items"])
     if str(body.get("event_type", "")).startswith("survey_response.") and isinstance(body.get("event_data"), dict):
         return [_delighted(body["event_data"])]
     return [_response(body)]
@@ -58,8 +60,22 @@ def _response(body: dict[str, Any]) -> Canonical:
     }
 
 
+def _typeform_page(items: list[Any]) -> list[Canonical]:
+    """`GET /forms/{form_id}/responses`: each completed item is a response with the same `token` (hence the same
+    id) the `form_response` webhook carries; started and partial responses (`response_type`) are skipped."""
+    responses = [
+        _typeform(item)
+        for item in items
+        if isinstance(item, dict) and item.get("response_type", "completed") == "completed"
+    ]
+    if not responses:
+        raise AdapterError("unsupported_payload", "the Typeform responses page holds no completed response")
+    return responses
+
+
 def _typeform(form: dict[str, Any]) -> Canonical:
-    """Typeform `form_response`: nps/csat/ces by field type or ref; text answers joined as the verbatim."""
+    """Typeform `form_response` (or a Responses API item): nps/csat/ces by field type or ref; text answers joined
+    as the verbatim. `definition`, `hidden`, `calculated` and a field's `ref` may all be absent."""
     found: dict[str, Any] = {}
     texts: list[Any] = []
     for answer in form.get("answers") or []:

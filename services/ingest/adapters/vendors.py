@@ -47,11 +47,21 @@ def salesforce_case(case: dict[str, Any]) -> Canonical:
 
 
 def is_freshdesk_ticket(body: dict[str, Any]) -> bool:
-    return "requester_id" in body and ("description_text" in body or "description" in body) and "id" in body
+    return (
+        "requester_id" in body and ("description_text" in body or "description" in body) and "id" in body
+    ) or isinstance(body.get("helpdesk_ticket"), dict)
 
 
 def freshdesk_ticket(ticket: dict[str, Any]) -> Canonical:
-    """A Freshdesk ticket (API v2 shape; `description` is HTML, `description_text` the same as text)."""
+    """A Freshdesk ticket: API v2 (`id`; `description` is HTML, `description_text` the same as text) or API v1
+    (`{"helpdesk_ticket": …}`; `display_id` is the number v2 calls `id`, `description` is text and
+    `description_html` the HTML). The same ticket has the same id in both."""
+    if isinstance(ticket.get("helpdesk_ticket"), dict):
+        old = ticket["helpdesk_ticket"]
+        ticket = {
+            **old, "id": old.get("display_id") or old.get("id"),
+            "description_text": old.get("description"), "description": old.get("description_html"),
+        }  # fmt: skip
     source = ticket.get("source")
     return {
         "external_id": tagged("freshdesk", ticket.get("id")),
