@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.classify.models import LabelledText
 from services.classify.service import Classifier
@@ -21,6 +21,19 @@ class StageScore:
 
 
 @dataclass
+class LanguageScore:
+    """The same measures on the rows labelled with one language, and how often its language was detected."""
+
+    language: str
+    items: int
+    macro_f1: float
+    top1_macro_f1: float
+    accuracy: float
+    unassigned_share: float
+    detected: float  # share of its rows detected as this language
+
+
+@dataclass
 class Evaluation:
     stages: list[str]
     scores: list[StageScore]
@@ -29,6 +42,12 @@ class Evaluation:
     top1_macro_f1: float
     unassigned_share: float
     accuracy: float
+    languages: list[LanguageScore] = field(default_factory=list)  # when the rows say their language
+
+
+def _macro(truth: Sequence[str], predicted: Sequence[str], stages: list[str]) -> float:
+    present = [s for s in stages if s in set(truth)]
+    return sum(s.f1 for s in _f1s(truth, predicted, present)) / len(present) if present else 0.0
 
 
 def _f1s(truth: Sequence[str], predicted: Sequence[str], stages: list[str]) -> list[StageScore]:
@@ -62,7 +81,23 @@ def evaluate(classifier: Classifier, rows: Sequence[LabelledText]) -> Evaluation
     for t, p in zip(truth, predicted, strict=True):
         if t in confusion:
             confusion[t][p] = confusion[t].get(p, 0) + 1
+    languages: list[LanguageScore] = []
+    for language in sorted({r.language for r in rows if r.language}):
+        idx = [i for i, r in enumerate(rows) if r.language == language]
+        sub_truth, sub_pred = [truth[i] for i in idx], [predicted[i] for i in idx]
+        languages.append(
+            LanguageScore(
+                language=language,
+                items=len(idx),
+                macro_f1=_macro(sub_truth, sub_pred, stages),
+                top1_macro_f1=_macro(sub_truth, [top1[i] for i in idx], stages),
+                accuracy=sum(1 for a, b in zip(sub_truth, sub_pred, strict=True) if a == b) / len(idx),
+                unassigned_share=sub_pred.count(UNASSIGNED) / len(idx),
+                detected=sum(1 for i in idx if results[i].language == language) / len(idx),
+            )
+        )
     return Evaluation(
+        languages=languages,
         stages=stages,
         scores=scores,
         confusion=confusion,
@@ -84,6 +119,16 @@ def report(result: Evaluation) -> str:
     lines.append(f"{'':<12}" + "".join(f"{c[: width - 1]:>{width}}" for c in columns))
     for truth in result.stages:
         lines.append(f"{truth:<12}" + "".join(f"{result.confusion[truth].get(c, 0):>{width}}" for c in columns))
+    if result.languages:
+        lines += ["", "per language (macro_f1 counts unassigned as a miss; detected = language detection accuracy)"]
+        lines.append(
+            f"{'language':<10}{'items':>7}{'macro_f1':>10}{'top1':>8}{'accuracy':>10}{'unassigned':>12}{'detected':>10}"
+        )
+        for lang in result.languages:
+            lines.append(
+                f"{lang.language:<10}{lang.items:>7}{lang.macro_f1:>10.3f}{lang.top1_macro_f1:>8.3f}"
+                f"{lang.accuracy:>10.3f}{lang.unassigned_share:>12.3f}{lang.detected:>10.3f}"
+            )
     lines += [
         "",
         f"items={sum(s.support for s in result.scores)} accuracy={result.accuracy:.3f} "

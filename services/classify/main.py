@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.classify import metrics
+from services.classify import language, metrics
 from services.classify.api import router
 from services.classify.consumer import ClassifyHandler, CorrectionsHandler
 from services.classify.service import Classifier
@@ -28,6 +28,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = ClassifySettings()
     configure_logging("classify", settings.log_level)
     journey = load_journey_map(settings.journey_map)
+    await asyncio.to_thread(language.load)  # the language detector, loaded before the first text needs it
     model = await asyncio.to_thread(
         load_or_train,
         journey=journey,

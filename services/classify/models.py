@@ -45,3 +45,4 @@ class Correction(BaseModel):
 class LabelledText(BaseModel):
     text: str
     stage: str
+    language: str | None = Field(default=None, description="the language the text is written in, when known")

@@ -1,7 +1,8 @@
 """The classifier: a pure function from feedback to classification (no Kafka, no HTTP).
 
 Decision order: a trusted `stage_hint` from the source, then the journey map's metadata rules, then the
-text model. Below the confidence threshold the stage is `unassigned` (the triage team's), never a guess.
+text model. Below the confidence threshold the stage is `unassigned` (the triage team's), never a guess; so is a
+text in a language the classifier does not read (reason 'unsupported language').
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.classify.language import Language, detect
 from services.classify.sentiment import sentiment_of, severity_of
 from services.classify.training import TrainedModel
 from shared.journey import UNASSIGNED, JourneyMap, MetadataRule
-from shared.models import Classification, Feedback, Method
+from shared.models import Classification, Feedback, Method, Severity
 
 
 @dataclass
@@ -51,6 +53,20 @@ class Classifier:
     def classify_many(self, items: Sequence[Feedback]) -> list[Classification]:
         """Classify a batch; the text model vectorises every item that needs it in one call."""
         decisions: list[StageDecision | None] = [self._decide_without_text_model(f) for f in items]
+        languages: list[Language | None] = [detect(f.text) if (f.text or "").strip() else None for f in items]
+        readable = set(getattr(self.model.backend, "languages", None) or ["en"]) | {"und"}
+        for i, language in enumerate(languages):
+            if decisions[i] is not None or language is None:
+                continue
+            if not language.supported:
+                decisions[i] = StageDecision(UNASSIGNED, 0.0, Method.fallback, language.reason)
+            elif (
+                language.code not in readable and language.confidence >= 0.9 and len((items[i].text or "").split()) >= 4
+            ):
+                # e.g. an English-only map: no words of this language to go on (a short or unsure text still gets
+                # the English model: "refund pls" is not German)
+                why = f"{language.reason}: the journey map has no keywords in it"
+                decisions[i] = StageDecision(UNASSIGNED, 0.0, Method.fallback, why)
         pending = [i for i, d in enumerate(decisions) if d is None and (items[i].text or "").strip()]
         if pending:
             texts = [items[i].text or "" for i in pending]
@@ -63,13 +79,20 @@ class Classifier:
             for i, row, reason in zip(pending, probs, reasons, strict=True):
                 decisions[i] = self._model_decision(items[i].text or "", row, reason)
         out = []
-        for item, decision in zip(items, decisions, strict=True):
+        for item, decision, language in zip(items, decisions, languages, strict=True):
             if decision is None:
                 decision = StageDecision(
                     UNASSIGNED, 0.0, Method.fallback, "no text, no trusted stage hint and no metadata rule matched"
                 )
-            sentiment = sentiment_of(item.text, item.scores)
-            severity, severity_reason = severity_of(item.text, sentiment)
+            code = language.code if language is not None and language.supported else None
+            if language is not None and not language.supported:
+                # No lexicon for it: the text gives no sentiment (scores still do) and no severity signal.
+                sentiment = sentiment_of(None, item.scores)
+                sentiment = sentiment.model_copy(update={"explanation": f"{language.reason}; {sentiment.explanation}"})
+                severity, severity_reason = Severity.normal, f"unsupported language '{language.code}': not read"
+            else:
+                sentiment = sentiment_of(item.text, item.scores, code)
+                severity, severity_reason = severity_of(item.text, sentiment, code)
             out.append(
                 Classification(
                     stage=decision.stage,
@@ -81,6 +104,8 @@ class Classifier:
                     severity_reason=severity_reason,
                     backend=self.backend_name if decision.method is Method.model else None,
                     model_version=self.model.version if decision.method is Method.model else None,
+                    language=language.code if language is not None else None,
+                    language_confidence=language.confidence if language is not None else None,
                 )
             )
         return out

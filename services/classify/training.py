@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import joblib
 
-from services.classify.backends import TextBackend, make_backend
+from services.classify.backends import PerLanguageBackend, TextBackend, make_backend
 from services.classify.models import Correction, LabelledText, ModelInfo
 from shared.models import utcnow
 
@@ -51,18 +51,21 @@ class TrainedModel:
 
 
 def journey_rows(journey: JourneyMap) -> list[LabelledText]:
-    """The map's example phrases, keywords and descriptions, each labelled with its stage."""
+    """The map's example phrases, keywords (every language's) and descriptions, each labelled with its stage."""
     rows: list[LabelledText] = []
     for stage in journey.stages:
         texts = [*stage.examples, *stage.keywords]
         if stage.description:
             texts.append(stage.description)
-        rows += [LabelledText(text=t, stage=stage.id) for t in texts if t.strip()]
+        rows += [LabelledText(text=t, stage=stage.id, language="en") for t in texts if t.strip()]
+        for language, keywords in stage.keywords_by_language.items():
+            rows += [LabelledText(text=t, stage=stage.id, language=language) for t in keywords if t.strip()]
     return rows
 
 
 def read_labelled_csv(path: str | Path, *, known_stages: Iterable[str] | None = None) -> list[LabelledText]:
-    """Rows of a `text,stage` CSV (other columns are ignored); an unknown stage is an error, not a silent skip."""
+    """Rows of a `text,stage` CSV (an optional `language` column is kept, other columns are ignored); an unknown
+    stage is an error, not a silent skip."""
     known = set(known_stages) if known_stages is not None else None
     rows: list[LabelledText] = []
     with open(path, encoding="utf-8", newline="") as fh:
@@ -75,7 +78,8 @@ def read_labelled_csv(path: str | Path, *, known_stages: Iterable[str] | None = 
                 continue
             if known is not None and stage not in known:
                 raise ValueError(f"{path}:{line}: unknown stage {stage!r}; the journey map has {sorted(known)}")
-            rows.append(LabelledText(text=text, stage=stage))
+            language = (row.get("language") or "").strip() or None
+            rows.append(LabelledText(text=text, stage=stage, language=language))
     return rows
 
 
@@ -152,8 +156,15 @@ def fit(
     """Train a fresh back-end on the rows (semantic back-ends: fine-tune the encoder first, if asked)."""
     if len({r.stage for r in rows}) < 2:
         raise ValueError("training needs labelled rows of at least two stages")
-    backend = make_backend(backend_name, fine_tune_steps=fine_tune_steps)
-    backend.fit([r.text for r in rows], [r.stage for r in rows])
+    languages = [_row_language(r) for r in rows]
+    backend: TextBackend
+    if set(languages) - {"en"}:  # rows in other languages: one model per language (PerLanguageBackend)
+        routed = PerLanguageBackend(backend_name, fine_tune_steps=fine_tune_steps)
+        routed.fit([r.text for r in rows], [r.stage for r in rows], languages)
+        backend = routed
+    else:
+        backend = make_backend(backend_name, fine_tune_steps=fine_tune_steps)
+        backend.fit([r.text for r in rows], [r.stage for r in rows])
     now = utcnow()
     return TrainedModel(
         backend=backend,
@@ -162,6 +173,17 @@ def fit(
         rows=len(rows),
         source=source,
     )
+
+
+def _row_language(row: LabelledText) -> str:
+    """The row's language as labelled; else detected, when the text is long enough to tell (a correction, a CSV
+    row); else English. Only the supported languages get a model of their own."""
+    from services.classify.language import SUPPORTED, detect
+
+    language = row.language
+    if language is None and len(row.text.split()) >= 4:
+        language = detect(row.text).code
+    return language if language in SUPPORTED else "en"
 
 
 def save(model: TrainedModel, model_dir: Path, *, extra: dict[str, object] | None = None) -> Path:

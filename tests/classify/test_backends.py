@@ -19,7 +19,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def test_tfidf_folds_logistic_regression_and_complement_nb_into_one_linear_model() -> None:
-    rows = journey_rows(journey())
+    rows = [r for r in journey_rows(journey()) if r.language == "en"]  # one model's rows, as the English model
     texts, labels = [r.text for r in rows], [r.stage for r in rows]
     backend = TfidfBackend(calibrate=False)
     backend.fit(texts, labels)

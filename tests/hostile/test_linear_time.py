@@ -89,6 +89,12 @@ def _free_text(key: str) -> bool:
     return not any(part in key for part in ("time", "_at", "date", "id", "type", "channel", "kind", "version"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _trained_classifier() -> None:
+    """Train the classifier once before any deadline runs: the deadline is for classifying, not for training."""
+    classifier().classify_many([feedback("warm up")])
+
+
 @pytest.mark.parametrize("name", sorted(ADAPTER_OF))
 @settings(
     max_examples=8,
