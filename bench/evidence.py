@@ -163,18 +163,24 @@ def _p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
+def ensure_filled(engine: Engine, items: int) -> int:
+    """Top the database up to `items` generated items (a database filled before is never refilled)."""
+    upgrade(engine)
+    with Session(engine) as session:
+        have = int(session.execute(text("SELECT count(*) FROM acct_feedback")).scalar_one())
+    if have < items:
+        started = time.perf_counter()
+        fill = _fill_postgres if engine.dialect.name == "postgresql" else _fill_sqlite
+        fill(engine, have, items, 100_000 if engine.dialect.name == "postgresql" else 20_000)
+        print(f"  filled in {time.perf_counter() - started:.0f} s", flush=True)
+    return max(have, items)
+
+
 def run(*, items: int, database_url: str | None, rounds: int, limit: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'evidence.db'}"
         engine = make_engine(url)
-        upgrade(engine)
-        with Session(engine) as session:
-            have = session.execute(text("SELECT count(*) FROM acct_feedback")).scalar_one()
-        if have < items:  # a database filled before is topped up, never refilled
-            started = time.perf_counter()
-            fill = _fill_postgres if engine.dialect.name == "postgresql" else _fill_sqlite
-            fill(engine, have, items, 100_000 if engine.dialect.name == "postgresql" else 20_000)
-            print(f"  filled in {time.perf_counter() - started:.0f} s", flush=True)
+        have = ensure_filled(engine, items)
         print(f"database={engine.dialect.name} items={max(have, items):,} page={limit} rounds={rounds}")
         for line in _measure(engine, rounds, limit):
             print(line)

@@ -145,6 +145,7 @@ class EventType(StrEnum):
     alert_resolved = "io.journeyline.alert.resolved"
     alert_verified = "io.journeyline.alert.verified"
     alert_reopened = "io.journeyline.alert.reopened"
+    followup_requested = "io.journeyline.followup.requested"
 
 
 def utcnow() -> datetime:

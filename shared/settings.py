@@ -40,8 +40,12 @@ class Topics(BaseModel):
     def corrections(self) -> str:
         return self._name("cx.feedback.corrections")
 
+    @property
+    def followups(self) -> str:
+        return self._name("cx.followups")
+
     def all(self) -> list[str]:
-        return [self.received, self.classified, self.dlq, self.alerts, self.corrections]
+        return [self.received, self.classified, self.dlq, self.alerts, self.corrections, self.followups]
 
     def group(self, name: str) -> str:
         return f"{self.prefix}{name}"

@@ -1115,10 +1115,65 @@ def pipeline_health() -> dict[str, Any]:
     )
 
 
+def accountability() -> dict[str, Any]:
+    """Per team and per stage: are alerts worked, and do the fixes hold? (the alerts that opened in the window)."""
+    b = Board()
+    figures = [
+        ("reopen_rate", "Reopen rate", "Share of judged resolutions that were reopened: the stage was still bad when "
+         "Journeyline checked. High means fixes are claimed, not made.", "percentunit"),
+        ("verified_rate", "Verified resolution rate", "Share of judged resolutions that the stage's own figures "
+         "verified after the rule's verify_after.", "percentunit"),
+        ("time_to_ack_median_seconds", "Median time to acknowledge", "From an alert opening to someone taking it.",
+         "s"),
+        ("time_to_verify_median_seconds", "Median time to a verified fix", "From an alert opening to its resolution "
+         "being verified by the figures.", "s"),
+        ("agreed_share", "Customers who say it is fixed", "Share of answered follow-ups (\"is it fixed for you?\") "
+         "that said yes.", "percentunit"),
+    ]  # fmt: skip
+    for scope, label in (("team", "team"), ("stage", "stage")):
+        b.row(f"Per {label}: alerts opened in the last $window")
+        for name, title, description, unit in figures:
+            where = '{window="$window"}' if scope == "team" else '{stage=~"$stage", window="$window"}'
+            expr = f"max by ({scope}) (journeyline_{scope}_{name}{where})"
+            b.add(bargauge(f"{title} per {label}", description + " Empty: nothing to judge yet.",
+                           [target(expr, f"{{{{{scope}}}}}", instant=True)], unit=unit), 8, 7)  # fmt: skip
+    b.row("Over time")
+    b.add(
+        timeseries(
+            "Reopen rate per team",
+            "A rising line means resolutions are not holding.",
+            [target('max by (team) (journeyline_team_reopen_rate{window="$window"})', "{{team}}")],
+            unit="percentunit",
+            max_value=1,
+        ),
+        12,
+        8,
+    )
+    b.add(
+        timeseries(
+            "Customers who say it is fixed, per team",
+            "Answered follow-ups that said yes.",
+            [target('max by (team) (journeyline_team_agreed_share{window="$window"})', "{{team}}")],
+            unit="percentunit",
+            max_value=1,
+        ),
+        12,
+        8,
+    )
+    return dashboard(
+        "journeyline-accountability",
+        "Journeyline — Accountability",
+        "Per team and stage: time to acknowledge, verified and reopen rates, and what customers say about the fixes.",
+        b,
+        variables(stage="repeat"),
+    )
+
+
 DASHBOARDS = {
     "journey-overview.json": journey_overview,
     "stage-drilldown.json": stage_drilldown,
     "pipeline-health.json": pipeline_health,
+    "accountability.json": accountability,
 }
 
 

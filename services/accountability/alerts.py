@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dateutil.rrule import rrule, rruleset, rrulestr
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -32,7 +33,14 @@ from services.accountability.rules import (
 )
 from services.accountability.scorecard import stage_numbers
 from services.accountability.store import StoredItem
-from shared.journey import AlertRule, HealthThresholds, JourneyMap, NegativeShareParams, VolumeSpikeParams
+from shared.journey import (
+    AlertRule,
+    EscalationStep,
+    HealthThresholds,
+    JourneyMap,
+    NegativeShareParams,
+    VolumeSpikeParams,
+)
 from shared.models import Kind
 
 
@@ -45,14 +53,101 @@ class ResolutionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Page:
+    """Whom one escalation-chain step reaches: a team's receivers, or one member at their contact."""
+
+    step: int  # 1-based, as people count the chain's steps
+    team: str  # the chain's team (a member's team), or the team notified
+    member: str | None = None
+    contact: str | None = None
+    repeat: int = 0  # 0: the step itself; n: its n-th repetition
+
+    @property
+    def to(self) -> str:
+        return self.member if self.member is not None else self.team
+
+
+@dataclass(frozen=True)
 class Transition:
     alert: Alert
     name: str  # opened | updated | acknowledged | escalated | resolved | verified | reopened
     publish: bool = True  # `updated` is published only when the count doubles, not on every repeat
+    page: Page | None = None  # an escalation-chain step: delivered only to the step's team or member
 
 
 def open_key(stage: str, rule_id: str) -> str:
     return f"{stage}:{rule_id}"
+
+
+# A recurring silence may have at most this many occurrences, and last at most this long overall: every check
+# walks its occurrences from the first up to now, so both bound the work.
+MAX_OCCURRENCES = 2_000
+MAX_RECURRING_SPAN = timedelta(days=366)
+
+
+class RecurrenceError(ValueError):
+    """An RRULE a silence cannot use: unparseable, without a time zone, without an end, or too many occurrences."""
+
+
+def recurrence(text: str, starts_at: datetime) -> rrule | rruleset:
+    """The RFC 5545 recurrence (`FREQ=WEEKLY;BYDAY=MO;BYHOUR=2`, optionally with `DTSTART;TZID=...:` lines)
+    starting at `starts_at` unless the text gives its own DTSTART."""
+    body = text.strip()
+    if not body:
+        raise RecurrenceError("rrule: empty")
+    if len(body) > 2000:
+        raise RecurrenceError("rrule: at most 2000 characters")
+    try:
+        rule = rrulestr(body, dtstart=starts_at, forceset=False, cache=False)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise RecurrenceError(f"rrule: not an RFC 5545 recurrence rule: {exc}") from None
+    try:
+        rule.after(starts_at - timedelta(days=1))  # a naive DTSTART cannot be compared with an aware time
+    except TypeError:
+        raise RecurrenceError("rrule: DTSTART needs a time zone (TZID=... or a trailing Z)") from None
+    except (ValueError, OverflowError) as exc:
+        raise RecurrenceError(f"rrule: {exc}") from None
+    return rule
+
+
+def plan_recurring(
+    text: str, *, starts_at: datetime, duration: timedelta, ends_at: datetime | None
+) -> tuple[datetime, datetime]:
+    """(first occurrence, end of the last) of a recurring silence: ends at `ends_at`, or with the rule's own
+    COUNT/UNTIL; at most MAX_OCCURRENCES occurrences within MAX_RECURRING_SPAN. RecurrenceError otherwise."""
+    if duration <= timedelta(0) or duration > timedelta(days=7):
+        raise RecurrenceError("duration: each occurrence lasts more than 0 seconds and at most 7 days")
+    rule = recurrence(text, starts_at)
+    try:
+        first = rule.after(starts_at, inc=True)
+        horizon = starts_at + MAX_RECURRING_SPAN
+        limit = min(ends_at, horizon) if ends_at is not None else horizon
+        found = list(rule.xafter(starts_at, count=MAX_OCCURRENCES + 1, inc=True))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise RecurrenceError(f"rrule: {exc}") from None
+    if first is None:
+        raise RecurrenceError("rrule: no occurrence at or after the start")
+    within = [o for o in found if o < limit]
+    if len(within) > MAX_OCCURRENCES:
+        raise RecurrenceError(f"rrule: more than {MAX_OCCURRENCES} occurrences; use a coarser rule or a shorter span")
+    if ends_at is None:
+        if len(found) > len(within):
+            raise RecurrenceError("rrule: give ends_at, or COUNT or UNTIL ending within a year")
+        ends_at = within[-1] + duration
+    return first.astimezone(UTC), ends_at.astimezone(UTC)
+
+
+def silence_covers(silence: Silence, now: datetime) -> bool:
+    """Whether the silence mutes now: inside [starts_at, ends_at) and, if recurring, inside an occurrence."""
+    if not (silence.starts_at <= now < silence.ends_at):
+        return False
+    if not silence.rrule:
+        return True
+    try:
+        last = recurrence(silence.rrule, silence.starts_at).before(now, inc=True)
+    except (RecurrenceError, TypeError, ValueError):
+        return False  # validated when it was created; a rule that stopped parsing mutes nothing
+    return last is not None and now < last + timedelta(seconds=silence.duration_s or 0)
 
 
 def active_silence(*, session: Session, stage: str, rule_id: str, now: datetime) -> Silence | None:
@@ -63,7 +158,7 @@ def active_silence(*, session: Session, stage: str, rule_id: str, now: datetime)
         or_(columns(Silence).stage.is_(None), columns(Silence).stage == stage),
         or_(columns(Silence).rule_id.is_(None), columns(Silence).rule_id == rule_id),
     )
-    return session.execute(query.limit(1)).scalars().first()
+    return next((s for s in session.execute(query.limit(100)).scalars() if silence_covers(s, now)), None)
 
 
 def raise_alert(
@@ -288,7 +383,42 @@ def evaluate_rules(
                     evidence_ids=[h.feedback_id for h in moments if h.stage == stage and h.moment_id in alerting],
                 )
             )
+    for change in out:
+        if change.name == "opened":
+            apply_noise_control(session=session, journey=journey, alert=change.alert, now=now)
     return out
+
+
+def apply_noise_control(*, session: Session, journey: JourneyMap, alert: Alert, now: datetime) -> None:
+    """For a newly opened alert: `inhibited_by` the open cause alert an inhibit rule names (it is then recorded
+    and published, never delivered to teams), and the incident it shares with alerts that opened on other stages
+    within the journey map's incident window."""
+    session.flush()
+    muting = [r for r in journey.inhibit if r.mute.matches(alert.stage, alert.rule_id)]
+    if muting:
+        query = select(Alert).where(columns(Alert).status.in_(OPEN_STATUSES), columns(Alert).id != alert.id)
+        candidates = list(session.execute(query.order_by(columns(Alert).opened_at)).scalars())
+        cause = next(
+            (a for a in candidates for r in muting if r.cause.matches(a.stage, a.rule_id) and a.inhibited_by is None),
+            None,
+        )
+        if cause is not None:
+            alert.inhibited_by = cause.id
+            session.add(alert)
+    if journey.incidents is not None:
+        since = now - parse_duration(journey.incidents.window)
+        query = select(Alert).where(
+            columns(Alert).status.in_(ACTIVE_STATUSES),
+            columns(Alert).opened_at >= since,
+            columns(Alert).id != alert.id,
+        )
+        near = list(session.execute(query.order_by(columns(Alert).opened_at)).scalars())
+        if any(a.stage != alert.stage for a in near):
+            incident = next((a.incident_id for a in near if a.incident_id), None) or str(uuid.uuid4())
+            for other in [*near, alert]:
+                if other.incident_id is None:
+                    other.incident_id = incident
+                    session.add(other)
 
 
 def acknowledge(*, session: Session, alert_id: str, by: str, now: datetime) -> Transition | None:
@@ -394,6 +524,7 @@ def reopen(session: Session, alert: Alert, verdict: Verification, now: datetime)
     alert.acknowledged_at = alert.acknowledged_by = None
     alert.resolved_at = alert.resolved_by = None
     alert.escalated_at = alert.escalated_to = None
+    alert.details = {**alert.details, "escalation": {"since": now.isoformat(), "next": 0}}
     alert.last_active_at = now
     alert.version += 1
     session.add(alert)
@@ -435,6 +566,7 @@ def housekeeping(
     escalate_after: timedelta,
     escalation_of: dict[str, str | None],
     verify_after_override: timedelta | None = None,
+    chains: dict[str, Chain] | None = None,
 ) -> list[Transition]:
     """Refresh window conditions; verify resolutions that are due (verified, or reopened and escalated); auto-resolve
     window alerts clear for `auto_resolve_after` (never a critical item); escalate unacknowledged ones."""
@@ -455,7 +587,11 @@ def housekeeping(
                 session.add(alert)
                 continue
             out.append(reopen(session, alert, verdict, now))
-            out.append(_escalate(session, alert, escalation_of, now))
+            chain = (chains or {}).get(alert.stage)
+            if chain is not None and chain.steps:
+                out.extend(advance_chain(session, alert, chain, now))
+            else:
+                out.append(_escalate(session, alert, escalation_of, now))
             continue
         rule = rules.get(alert.rule_id)
         if rule is not None and rule.kind in WINDOW_KINDS:
@@ -465,9 +601,92 @@ def housekeeping(
         if not needs_person_to_resolve(alert.rule_kind) and now - alert.last_active_at >= auto_resolve_after:
             out.append(_resolve(session, alert, "auto", now))
             continue
-        if alert.status == "open" and alert.escalated_at is None and now - alert.opened_at >= escalate_after:
+        if alert.status != "open":
+            continue  # acknowledged: the chain stops
+        if alert.inhibited_by is not None:
+            cause = session.get(Alert, alert.inhibited_by)
+            if cause is not None and cause.status in OPEN_STATUSES:
+                continue  # muted while its cause is open: nobody is paged for a symptom
+            lifted = {"by": alert.inhibited_by, "lifted_at": now.isoformat()}
+            alert.details = {**alert.details, "inhibition": lifted}
+            alert.inhibited_by = None
+            session.add(alert)
+        chain = (chains or {}).get(alert.stage)
+        if chain is not None and chain.steps:
+            out.extend(advance_chain(session, alert, chain, now))
+        elif alert.escalated_at is None and now - alert.opened_at >= escalate_after:
             out.append(_escalate(session, alert, escalation_of, now))
     return out
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The escalation chain of a stage's accountable team: its steps and its members' contacts."""
+
+    team: str
+    steps: Sequence[EscalationStep]
+    members: dict[str, str]  # name -> contact
+
+
+MAX_ESCALATION_HISTORY = 50
+
+
+def advance_chain(session: Session, alert: Alert, chain: Chain, now: datetime) -> list[Transition]:
+    """Take the chain's next due step of an unacknowledged alert (at most one per call, in order), or repeat the
+    last one taken. Steps count `after` from the alert's opening (or its reopening). A step outside its working
+    hours waits for them (`outside: wait`, the default; the steps after it wait too) or is passed by (`skip`).
+    Progress lives in `details["escalation"]`."""
+    state = dict(alert.details.get("escalation") or {})
+    since = datetime.fromisoformat(state["since"]) if state.get("since") else alert.opened_at
+    index = int(state.get("next", 0))
+    history = list(state.get("history", []))
+    page: Page | None = None
+    while index < len(chain.steps):
+        step = chain.steps[index]
+        if now < since + parse_duration(step.after):
+            break
+        hours = step.only_within
+        if hours is not None and not hours.contains(now):
+            if step.outside == "skip":
+                history.append({"step": index + 1, "skipped": "outside working hours", "at": now.isoformat()})
+                index += 1
+                continue
+            state["waiting"] = {"step": index + 1, "until": hours.next_start(now).isoformat()}
+            break
+        page = _page(chain, step, index, 0)
+        index += 1
+        state["last"] = {"step": index, "at": now.isoformat(), "repeats": 0}
+        break
+    if page is None and state.get("last") and index == int(state["last"]["step"]):
+        last = state["last"]
+        taken = chain.steps[last["step"] - 1] if last["step"] <= len(chain.steps) else None
+        if taken is not None and taken.repeat is not None:
+            due = datetime.fromisoformat(last["at"]) + parse_duration(taken.repeat) * (1 + int(last["repeats"]))
+            in_hours = taken.only_within is None or taken.only_within.contains(now)
+            if now >= due and in_hours:
+                state["last"] = {**last, "repeats": int(last["repeats"]) + 1}
+                page = _page(chain, taken, last["step"] - 1, int(last["repeats"]) + 1)
+    state["next"], state["since"] = index, since.isoformat()
+    if page is None:
+        if state != alert.details.get("escalation"):
+            alert.details = {**alert.details, "escalation": {**state, "history": history[-MAX_ESCALATION_HISTORY:]}}
+            session.add(alert)
+        return []
+    state.pop("waiting", None)
+    history.append({"step": page.step, "to": page.to, "repeat": page.repeat, "at": now.isoformat()})
+    alert.details = {**alert.details, "escalation": {**state, "history": history[-MAX_ESCALATION_HISTORY:]}}
+    alert.escalated_at = alert.escalated_at or now
+    alert.escalated_to = page.to[:200]
+    alert.version += 1
+    session.add(alert)
+    return [Transition(alert, "escalated", page=page)]
+
+
+def _page(chain: Chain, step: EscalationStep, index: int, repeat: int) -> Page:
+    if step.notify.member is not None:
+        member = step.notify.member
+        return Page(index + 1, chain.team, member=member, contact=chain.members.get(member), repeat=repeat)
+    return Page(index + 1, step.notify.team or chain.team, repeat=repeat)
 
 
 def _escalate(session: Session, alert: Alert, escalation_of: dict[str, str | None], now: datetime) -> Transition:
@@ -496,20 +715,51 @@ def list_alerts(
 
 
 def create_silence(
-    *, session: Session, stage: str | None, rule_id: str | None, ends_at: datetime, reason: str, by: str, now: datetime
+    *,
+    session: Session,
+    stage: str | None,
+    rule_id: str | None,
+    ends_at: datetime | None,
+    reason: str,
+    by: str,
+    now: datetime,
+    starts_at: datetime | None = None,
+    rrule: str | None = None,
+    duration: timedelta | None = None,
 ) -> Silence:
+    """A silence from `starts_at` (default now) to `ends_at`; with `rrule`, only during each occurrence
+    (`duration` long), ending at `ends_at` or with the rule's COUNT/UNTIL (RecurrenceError if it cannot)."""
+    start = starts_at or now
+    if rrule:
+        start, ends_at = plan_recurring(rrule, starts_at=start, duration=duration or timedelta(0), ends_at=ends_at)
+    if ends_at is None:
+        raise ValueError("a silence needs an end")
     silence = Silence(
         id=str(uuid.uuid4()),
         stage=stage,
         rule_id=rule_id,
         reason=reason,
-        starts_at=now,
+        starts_at=start,
         ends_at=ends_at,
         created_by=by,
         created_at=now,
+        rrule=rrule.strip() if rrule else None,
+        duration_s=duration.total_seconds() if rrule and duration else None,
     )
     session.add(silence)
     return silence
+
+
+def silences_to_remind(*, session: Session, now: datetime, remind_after: timedelta) -> list[Silence]:
+    """Silences created at least `remind_after` ago that have not ended and whose creator was not reminded yet;
+    each is marked reminded (the caller tells the creator, in the same transaction)."""
+    s = columns(Silence)
+    query = select(Silence).where(s.reminded_at.is_(None), s.ends_at > now, s.created_at <= now - remind_after)
+    found = list(session.execute(query.order_by(s.created_at).limit(100)).scalars())
+    for silence in found:
+        silence.reminded_at = now
+        session.add(silence)
+    return found
 
 
 def silences(*, session: Session, active_at: datetime | None = None) -> list[Silence]:

@@ -167,6 +167,8 @@ def _act(
             alerts_topic=runtime.topics.alerts,
             code=body.code if body else None,
             note=body.note if body else "",
+            followups_topic=runtime.topics.followups if runtime.settings.followups_per_alert else None,
+            followups_limit=runtime.settings.followups_per_alert,
         )
     except alerts.AlertStateError as exc:
         raise Problem(409, "Alert state conflict", str(exc)) from exc
@@ -226,7 +228,10 @@ def _silence_public(s: Silence, now: datetime) -> SilencePublic:
         starts_at=s.starts_at,
         ends_at=s.ends_at,
         created_by=s.created_by,
-        active=s.starts_at <= now < s.ends_at,
+        active=alerts.silence_covers(s, now),
+        rrule=s.rrule,
+        occurrence_s=s.duration_s,
+        reminded_at=s.reminded_at,
     )
 
 
@@ -247,14 +252,44 @@ def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep
     if body.rule_id and body.rule_id not in {r.id for r in runtime.journey.alert_rules}:
         raise Problem(422, "Unknown rule", f"no alert rule {body.rule_id!r}")
     now = runtime.clock()
-    ends_at = body.ends_at or now + timedelta(seconds=body.duration_s or 0)
-    if ends_at <= now:
-        raise Problem(422, "Invalid silence", "ends_at must be in the future")
-    if ends_at > now + timedelta(days=90):
-        raise Problem(422, "Invalid silence", "a silence lasts at most 90 days")
-    silence = alerts.create_silence(
-        session=session, stage=body.stage, rule_id=body.rule_id, ends_at=ends_at, reason=body.reason, by=actor, now=now
-    )
+    starts_at = max(body.starts_at, now) if body.starts_at else now
+    if starts_at > now + timedelta(days=90):
+        raise Problem(422, "Invalid silence", "a silence starts within 90 days")
+    if body.rrule is not None:
+        try:
+            silence = alerts.create_silence(
+                session=session,
+                stage=body.stage,
+                rule_id=body.rule_id,
+                ends_at=body.ends_at,
+                reason=body.reason,
+                by=actor,
+                now=now,
+                starts_at=starts_at,
+                rrule=body.rrule,
+                duration=timedelta(seconds=body.occurrence_s or 0),
+            )
+        except alerts.RecurrenceError as exc:
+            raise Problem(422, "Invalid silence", str(exc)) from None
+        if silence.ends_at <= now:
+            session.expunge(silence)
+            raise Problem(422, "Invalid silence", "ends_at must be in the future")
+    else:
+        ends_at = body.ends_at or starts_at + timedelta(seconds=body.duration_s or 0)
+        if ends_at <= starts_at:
+            raise Problem(422, "Invalid silence", "ends_at must be after the start (and in the future)")
+        if ends_at > starts_at + timedelta(days=90):
+            raise Problem(422, "Invalid silence", "a silence lasts at most 90 days")
+        silence = alerts.create_silence(
+            session=session,
+            stage=body.stage,
+            rule_id=body.rule_id,
+            ends_at=ends_at,
+            reason=body.reason,
+            by=actor,
+            now=now,
+            starts_at=starts_at,
+        )
     audit(
         session=session,
         actor=actor,

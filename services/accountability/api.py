@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
-from services.accountability import ownership, scorecard
+from services.accountability import digest, ownership, scorecard
 from services.accountability.deps import AdminDep, OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
 from services.accountability.models import FeedbackItem, StageOwnership, Team
 from services.accountability.privacy import ErasureReceipt, erase_customer
@@ -17,6 +18,7 @@ from services.accountability.schemas import (
     FeedbackPublic,
     JourneyView,
     OwnersUpdate,
+    Resolutions,
     Scorecard,
     StageCorrection,
     StagePublic,
@@ -176,6 +178,8 @@ def _team_public(team: Team) -> TeamPublic:
         name=team.name,
         escalation=team.escalation,
         receivers=ownership.redact_receivers(team.receivers),
+        members=ownership.redact_members(team.members),
+        chain=list(team.chain),
         updated_at=team.updated_at,
     )
 
@@ -196,6 +200,28 @@ def put_team(team_id: str, body: TeamUpdate, runtime: RuntimeDep, session: Sessi
                 check_receiver(receiver.url, policy)
             except UnsafeReceiver as exc:
                 raise Problem(422, "Receiver refused", f"{receiver.type} receiver: {exc}") from None
+    for member in body.members or []:  # a member's webhook or Slack contact is checked like a receiver
+        if member.contact.startswith(("http://", "https://")):
+            try:
+                check_receiver(member.contact, policy)
+            except UnsafeReceiver as exc:
+                raise Problem(422, "Contact refused", f"member {member.name!r}: {exc}") from None
+    known = session.get(Team, team_id)
+    names = (
+        [m.name for m in body.members]
+        if body.members is not None
+        else [m.get("name") for m in (known.members if known else [])]
+    )
+    if len(set(names)) != len(names):
+        raise Problem(422, "Invalid members", "member names must be unique within a team")
+    team_ids = set(ownership.teams(session=session)) | {team_id}
+    for index, step in enumerate(body.chain or []):
+        if step.notify.member is not None and step.notify.member not in names:
+            raise Problem(
+                422, "Invalid chain", f"step {index + 1}: team {team_id!r} has no member {step.notify.member!r}"
+            )
+        if step.notify.team is not None and step.notify.team not in team_ids:
+            raise Problem(422, "Invalid chain", f"step {index + 1}: no team {step.notify.team!r}")
     receivers = [r.model_dump(exclude_none=True) for r in body.receivers] if body.receivers is not None else None
     team = ownership.upsert_team(
         session=session,
@@ -205,9 +231,41 @@ def put_team(team_id: str, body: TeamUpdate, runtime: RuntimeDep, session: Sessi
         receivers=receivers,
         by=actor,
         at=runtime.clock(),
+        members=[m.model_dump() for m in body.members] if body.members is not None else None,
+        chain=(
+            [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in body.chain]
+            if body.chain is not None
+            else None
+        ),
     )
     session.commit()
     return _team_public(team)
+
+
+class TeamAccountability(BaseModel):
+    team: str
+    window: str
+    accountable_for: list[str] = Field(description="The stages this team is accountable for")
+    resolutions: Resolutions
+
+
+@router.get(
+    "/teams/{team_id}/accountability",
+    tags=["teams"],
+    summary="How a team's alerts were worked: reopen and verified rates",
+)
+def team_accountability(
+    team_id: str, runtime: RuntimeDep, session: SessionDep, _: ReaderDep, window: Annotated[Window, Query()] = "30d"
+) -> TeamAccountability:
+    """Over the alerts that opened in the window on the stages the team is accountable for: resolutions verified
+    or reopened by the stage's figures, median time to acknowledge and to a verified fix, and the share of
+    customers who answered "is it fixed for you?" with yes."""
+    if storable_id(team_id, longest=100) is None or team_id not in ownership.teams(session=session):
+        raise Problem(404, "Unknown team", f"no team {team_id[:100]!r}")
+    stages, figures = scorecard.team_resolutions(
+        session=session, journey=runtime.journey, team=team_id, window=window, now=runtime.clock()
+    )
+    return TeamAccountability(team=team_id, window=window, accountable_for=stages, resolutions=figures)
 
 
 @router.get("/audit", tags=["teams"], summary="The audit log of ownership and team changes, newest first")
@@ -239,3 +297,28 @@ def erase(customer_id: str, runtime: RuntimeDep, session: SessionDep, actor: Adm
     session.commit()
     runtime.dispatcher.notify()
     return receipt
+
+
+@router.post("/digests/send", tags=["teams"], summary="Queue the weekly digests now (audited)")
+def send_digests(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: AdminDep,
+    audience: Annotated[str | None, Query(max_length=100, description="One team id, or `leadership`")] = None,
+) -> dict[str, Any]:
+    """The week's digests (every team's and the leadership one, or one `audience`) go to the outbox now, even if
+    this week's were already sent. The answer says how many deliveries were queued per audience."""
+    s, now = runtime.settings, runtime.clock()
+    if audience is not None and audience != digest.LEADERSHIP and session.get(Team, audience) is None:
+        raise Problem(404, "Unknown team", f"no team {audience!r}")
+    queued = digest.enqueue_digests(
+        session=session, journey=runtime.journey, now=now, leadership_emails=s.digest_leadership_emails,
+        leadership_slack=s.digest_leadership_slack, tz=s.digest_timezone, only=audience, force=True,
+    )  # fmt: skip
+    ownership.audit(
+        session=session, actor=actor, action="digest.send", subject=f"digest:{audience or '*'}"[:200],
+        before={}, after={"queued": queued}, at=now,
+    )  # fmt: skip
+    session.commit()
+    runtime.dispatcher.notify()
+    return {"queued": queued}

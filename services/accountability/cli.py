@@ -1,4 +1,4 @@
-"""`journeyline accountability migrate|journey|alerts`: run the migrations and read the shared numbers offline."""
+"""`journeyline accountability migrate|journey|alerts|digest`: run the migrations and read the shared numbers offline."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def register(sub: Any) -> None:
     )
     alerts.add_argument("--stage")
     alerts.set_defaults(func=_alerts)
+    dig = inner.add_parser("digest", help="compose a weekly digest (print it, or queue it for delivery now)")
+    dig.add_argument("--team", default="leadership", help="a team id, or 'leadership' (default)")
+    dig.add_argument("--print", dest="print_", action="store_true", help="print the text (and HTML with --html)")
+    dig.add_argument("--html", action="store_true", help="with --print: the HTML body instead of the text")
+    dig.add_argument("--send", action="store_true", help="queue it to the outbox now (the service delivers it)")
+    dig.set_defaults(func=_digest)
 
 
 def _ready() -> tuple[AccountabilitySettings, Any]:
@@ -87,3 +93,35 @@ def _alerts(args: argparse.Namespace) -> int:
     for row in rows:
         print(json.dumps(row))
     return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from services.accountability import digest
+
+    settings, engine = _ready()
+    journey = load_journey_map(settings.journey_map)
+    now = utcnow()
+    with Session(engine) as session:
+        data = digest.read_week(session=session, journey=journey, now=now, tz=settings.digest_timezone)
+        if args.team != digest.LEADERSHIP and args.team not in data.teams:
+            print(f"no team {args.team!r}; known: {', '.join(sorted(data.teams))}")
+            return 2
+        figures = (
+            digest.leadership_figures(data) if args.team == digest.LEADERSHIP else digest.team_figures(data, args.team)
+        )
+        composed = digest.compose(figures)
+        if args.print_ or not args.send:
+            print(composed.subject)
+            print()
+            print(composed.html if args.html else composed.text)
+        if args.send:
+            queued = digest.enqueue_digests(
+                session=session, journey=journey, now=now, leadership_emails=settings.digest_leadership_emails,
+                leadership_slack=settings.digest_leadership_slack, tz=settings.digest_timezone, only=args.team,
+                force=True,
+            )  # fmt: skip
+            session.commit()
+            print(f"queued: {json.dumps(queued)}")
+    engine.dispose()
+    return 0
+

@@ -1,4 +1,5 @@
-"""Outbox delivery: signed webhooks, Slack-compatible webhooks and `cx.alerts` CloudEvents, with back-off."""
+"""Outbox delivery: signed webhooks, Slack-compatible webhooks, e-mail over SMTP and `cx.alerts` CloudEvents, with
+back-off."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import smtplib
+import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -42,6 +47,12 @@ def sign(secret: str, body: bytes) -> str:
 def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     """A Slack incoming-webhook message (`text` plus a section block) for an alert transition: what happened, who
     owns it, the top terms and one example item."""
+    text = _slack_escape("\n".join(alert_lines(payload)))
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]}
+
+
+def alert_lines(payload: dict[str, Any]) -> list[str]:
+    """An alert transition in a few lines (Slack and e-mail): what happened, who owns it, top terms, an example."""
     owners = payload.get("owners") or {}
     contributing = ", ".join(owners.get("contributing") or []) or "none"
     lines = [
@@ -57,13 +68,45 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     if examples and isinstance(examples[0], dict) and examples[0].get("text"):
         first = examples[0]
         lines.append(f"Example ({first.get('channel')}, {first.get('severity')}): \u201c{first.get('text')}\u201d")
-    text = _slack_escape("\n".join(lines))
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]}
+    return lines
 
 
 def _slack_escape(text: str) -> str:
     """Slack's control characters as entities: a customer's text cannot mention `<!channel>` or forge a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def email_message(payload: dict[str, Any], *, sender: str, to: str, key: str) -> EmailMessage:
+    """An e-mail from a digest payload (`subject`, `text`, `html`: multipart/alternative) or, for any other payload
+    (an alert transition), its summary as plain text. The Message-ID comes from the delivery key: a retried delivery
+    is recognisably the same message."""
+    if "subject" not in payload:
+        transition = str(payload.get("transition") or "alert").upper()
+        payload = {
+            "subject": f"[Journeyline] {transition}: {payload.get('title')} (stage {payload.get('stage')})",
+            "text": "\n".join(alert_lines(payload)) + "\n",
+        }
+    message = EmailMessage()
+    message["Subject"] = " ".join(str(payload.get("subject") or "Journeyline").split())[:900]  # one line, always
+    message["From"] = sender
+    message["To"] = ", ".join(payload.get("to") or [to])
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = f"<{uuid.uuid5(_ID_NAMESPACE, key)}@journeyline>"
+    message["X-Journeyline-Delivery"] = key
+    message.set_content(str(payload.get("text") or ""))
+    if payload.get("html"):
+        message.add_alternative(str(payload["html"]), subtype="html")
+    return message
+
+
+def send_smtp(settings: AccountabilitySettings, message: EmailMessage) -> None:
+    """Blocking SMTP send: STARTTLS and login when configured; raises on any failure (the caller records it)."""
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)
 
 
 def backoff_delay(attempts: int, base_s: float, cap_s: float) -> timedelta:
@@ -235,7 +278,12 @@ class Dispatcher:
                 key = (row.alert_id or str(row.payload.get("id", ""))).encode()
                 await self.producer.send_and_wait(row.target, value=value, key=key, headers=ce_headers)
                 return None
-            body = orjson.dumps(slack_message(row.payload) if row.receiver == "slack" else row.payload)
+            if row.receiver == "email":
+                return await self._email(row)
+            if row.receiver == "slack" and isinstance(row.payload.get("slack"), dict):
+                body = orjson.dumps(row.payload["slack"])  # a digest: its Slack message is composed already
+            else:
+                body = orjson.dumps(slack_message(row.payload) if row.receiver == "slack" else row.payload)
             headers = {
                 "Content-Type": "application/json",
                 "X-Journeyline-Event": row.event_type,
@@ -269,6 +317,16 @@ class Dispatcher:
         ):
             status = response.status_code
         return None if 200 <= status < 300 else f"HTTP {status}"
+
+    async def _email(self, row: Claimed) -> str | None:
+        """Send an e-mail row over SMTP (in a thread, within the SMTP timeout); None on success, else why not."""
+        if not self.settings.smtp_host:
+            return "refused: no SMTP server configured (ACCOUNTABILITY_SMTP_HOST)"
+        message = email_message(row.payload, sender=self.settings.smtp_from, to=row.target, key=row.dedupe_key)
+        deadline = self.settings.smtp_timeout_s * 3  # connect, STARTTLS/login, the message: each within the timeout
+        async with asyncio.timeout(deadline):
+            await asyncio.to_thread(send_smtp, self.settings, message)
+        return None
 
     def _record(self, results: list[tuple[Claimed, str | None]], now: datetime) -> None:
         with Session(self.engine) as session:

@@ -10,7 +10,7 @@ from shared.journey import UNASSIGNED
 from shared.models import Channel
 
 if TYPE_CHECKING:
-    from services.accountability.schemas import JourneyView
+    from services.accountability.schemas import JourneyView, Resolutions
     from shared.journey import JourneyMap
 
 FEEDBACK_STORED = Counter(
@@ -53,6 +53,21 @@ STAGE_TRANSFERS_PER_CONTACT = Gauge(
     "Mean transfers per contact record that reported them, in the window",
     ["stage", "window"],
 )
+# How alerts are worked (alerts opened in the window), per stage and per accountable team.
+_RESOLUTION_GAUGES = {
+    "reopen_rate": "Share of judged resolutions that were reopened (the stage was still bad)",
+    "verified_rate": "Share of judged resolutions that the stage's figures verified",
+    "time_to_ack_median_seconds": "Median time from opening to acknowledgement",
+    "time_to_verify_median_seconds": "Median time from opening to verified",
+    "agreed_share": "Share of answered follow-ups that said it is fixed",
+}
+STAGE_RESOLUTION = {
+    name: Gauge(f"journeyline_stage_{name}", text, ["stage", "window"]) for name, text in _RESOLUTION_GAUGES.items()
+}
+TEAM_RESOLUTION = {
+    name: Gauge(f"journeyline_team_{name}", f"{text}, over the stages the team is accountable for", ["team", "window"])
+    for name, text in _RESOLUTION_GAUGES.items()
+}
 STAGE_HEALTH = Gauge("journeyline_stage_health", "Health colour over 24h: 0 green, 1 yellow, 2 red", ["stage"])
 STAGE_OPEN_ALERTS = Gauge("journeyline_stage_open_alerts", "Open or acknowledged alerts", ["stage"])
 STAGE_INFO = Gauge(
@@ -106,6 +121,15 @@ def _or_nan(value: float | None) -> float:
     return float("nan") if value is None else value
 
 
+def export_resolutions(gauges: dict[str, Gauge], labels: tuple[str, str], figures: Resolutions) -> None:
+    """No judged resolution, no acknowledgement or no answer in the window is NaN ("no data"), never a 0."""
+    gauges["reopen_rate"].labels(*labels).set(_or_nan(figures.reopen_rate))
+    gauges["verified_rate"].labels(*labels).set(_or_nan(figures.verified_rate))
+    gauges["time_to_ack_median_seconds"].labels(*labels).set(_or_nan(figures.median_time_to_ack_s))
+    gauges["time_to_verify_median_seconds"].labels(*labels).set(_or_nan(figures.median_time_to_verify_s))
+    gauges["agreed_share"].labels(*labels).set(_or_nan(figures.agreed_share))
+
+
 def export_view(view: JourneyView, *, info: bool = False) -> None:
     """Set the scorecard gauges for one window from a journey view (the 24h view also sets health)."""
     if info:
@@ -124,6 +148,8 @@ def export_view(view: JourneyView, *, info: bool = False) -> None:
         STAGE_HANDLE_MEAN.labels(*labels).set(_or_nan(ops.handle_mean_s))
         STAGE_HOLD_MEAN.labels(*labels).set(_or_nan(ops.hold_mean_s))
         STAGE_TRANSFERS_PER_CONTACT.labels(*labels).set(_or_nan(ops.transfers_per_contact))
+        if card.resolutions is not None:
+            export_resolutions(STAGE_RESOLUTION, labels, card.resolutions)
         if view.window == "24h":
             STAGE_HEALTH.labels(card.stage).set(HEALTH_VALUE[card.health])
             STAGE_OPEN_ALERTS.labels(card.stage).set(card.open_alerts)

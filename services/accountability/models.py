@@ -110,6 +110,8 @@ class StageMinute(SQLModel, table=True):
     """
 
     __tablename__ = "acct_stage_minutes"
+    # Windows read a span of minutes across every stage (migration 0011).
+    __table_args__ = (Index("ix_acct_stage_minutes_minute", "minute"),)
 
     stage: str = Field(primary_key=True, max_length=64)
     minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
@@ -136,6 +138,38 @@ class StageMinute(SQLModel, table=True):
     transfers_n: int = _counter()
 
 
+class StageHour(SQLModel, table=True):
+    """The same figures as `StageMinute`, added up per hour (`hour` is the END of the hour: (hour - 1 h, hour]).
+
+    A 30-day window is 720 of these instead of 43,200 minutes; only its first and last hour are read in minutes.
+    """
+
+    __tablename__ = "acct_stage_hours"
+    __table_args__ = (Index("ix_acct_stage_hours_hour", "hour"),)
+
+    stage: str = Field(primary_key=True, max_length=64)
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    volume: int = 0
+    negative: int = 0
+    sentiment_sum: float = 0.0
+    csat_sum: float = 0.0
+    csat_n: int = 0
+    ces_sum: float = 0.0
+    ces_n: int = 0
+    nps_n: int = 0
+    promoters: int = 0
+    detractors: int = 0
+    contacts: int = 0
+    wait_sum: float = 0.0
+    wait_n: int = 0
+    handle_sum: float = 0.0
+    handle_n: int = 0
+    hold_sum: float = 0.0
+    hold_n: int = 0
+    transfers_sum: float = 0.0
+    transfers_n: int = 0
+
+
 class Team(SQLModel, table=True):
     __tablename__ = "acct_teams"
 
@@ -143,6 +177,10 @@ class Team(SQLModel, table=True):
     name: str = Field(max_length=200)
     escalation: str | None = Field(default=None, max_length=200)
     receivers: list[dict[str, Any]] = _json(list)
+    # People an escalation step can notify ({name, contact}) and the chain of steps (migration 0008; see
+    # `shared.journey.EscalationStep`); an empty chain: the single `escalation` after ESCALATE_AFTER_S.
+    members: list[dict[str, Any]] = _json(list)
+    chain: list[dict[str, Any]] = _json(list)
     updated_at: datetime = _when()
 
 
@@ -221,11 +259,16 @@ class Alert(SQLModel, table=True):
     escalated_to: str | None = Field(default=None, max_length=200)
     resolved_at: datetime | None = _when(nullable=True)
     resolved_by: str | None = Field(default=None, max_length=200)
+    # Noise control (migration 0008): the open cause alert that muted this one when it opened, and the incident
+    # it was grouped into. Escalation-chain progress is kept in `details["escalation"]`.
+    inhibited_by: str | None = Field(default=None, max_length=36)
+    incident_id: str | None = Field(default=None, max_length=36, index=True)
     details: dict[str, Any] = _json(dict)
 
 
 class Silence(SQLModel, table=True):
-    """Mutes deliveries for a stage, a rule, or both, until `ends_at`."""
+    """Mutes deliveries for a stage, a rule, or both, from `starts_at` until `ends_at`. With `rrule` (RFC 5545,
+    starting at `starts_at`) only during each occurrence, `duration_s` long (migration 0008)."""
 
     __tablename__ = "acct_silences"
 
@@ -237,6 +280,9 @@ class Silence(SQLModel, table=True):
     ends_at: datetime = _when(index=True)
     created_by: str = Field(max_length=200)
     created_at: datetime = _when()
+    rrule: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    duration_s: float | None = None
+    reminded_at: datetime | None = _when(nullable=True)
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -319,6 +365,34 @@ class ThemeProgress(SQLModel, table=True):
     corrected_at: datetime | None = _when(nullable=True)
     corrected_id: str | None = Field(default=None, max_length=64)
     updated_at: datetime | None = _when(nullable=True)
+
+
+class FollowUp(SQLModel, table=True):
+    """ "Is it fixed for you?": asked of a customer behind a resolved alert, answered by a reply through ingest."""
+
+    __tablename__ = "acct_followups"
+
+    id: str = Field(primary_key=True, max_length=36)
+    alert_id: str = Field(max_length=36, index=True)
+    customer_id: str = Field(max_length=200, index=True)
+    feedback_id: str = Field(max_length=64, index=True)
+    stage: str = Field(max_length=64)
+    question: str = Field(max_length=500)
+    requested_at: datetime = _when()
+    answered_at: datetime | None = _when(nullable=True)
+    answer_feedback_id: str | None = Field(default=None, max_length=64)
+    agreed: bool | None = None
+
+
+class DigestRun(SQLModel, table=True):
+    """A weekly digest queued for one audience (a team id, or `leadership`) and ISO week: never sent twice."""
+
+    __tablename__ = "acct_digests"
+
+    audience: str = Field(primary_key=True, max_length=100)
+    week: str = Field(primary_key=True, max_length=10)
+    sent_at: datetime = _when()
+    rows: int = 0
 
 
 def columns(model: type[SQLModel]) -> Any:

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from services.accountability import evidence
-from services.accountability.alerts import Transition, active_silence
-from services.accountability.models import Alert, OutboxEntry, Team, columns
+from services.accountability.alerts import Page, Transition, active_silence
+from services.accountability.models import Alert, OutboxEntry, Silence, Team, columns
 from services.accountability.ownership import mask_url, stage_teams
+from shared.journey import contact_kind
 from shared.models import EventType
 
 # Which transitions reach the teams' webhooks and Slack; every transition goes to the alerts topic.
@@ -41,6 +42,8 @@ def alert_payload(alert: Alert, transition: str, *, accountable: str, contributi
         "escalated_to": alert.escalated_to,
         "resolved_at": _iso(alert.resolved_at),
         "resolved_by": alert.resolved_by,
+        "inhibited_by": alert.inhibited_by,
+        "incident_id": alert.incident_id,
         "details": evidence.public_details(alert.details),
         "owners": {"accountable": accountable, "contributing": contributing},
         "evidence": evidence.of(alert),
@@ -72,8 +75,20 @@ def enqueue_transition(*, session: Session, transition: Transition, alerts_topic
             created_at=now,
         )
     ]
+    if transition.page is not None:
+        payload["escalation"] = {
+            "step": transition.page.step,
+            "to": transition.page.to,
+            "member": transition.page.member,
+            "repeat": transition.page.repeat,
+        }
     silenced = active_silence(session=session, stage=alert.stage, rule_id=alert.rule_id, now=now) is not None
-    if name in NOTIFY_TEAMS and not silenced:
+    # An inhibited alert is recorded and published on the topic, never delivered to teams while its cause is open.
+    muted = silenced or alert.inhibited_by is not None
+    if transition.page is not None:
+        if not muted:
+            rows.extend(_page_rows(session, transition.page, payload, base, event_type, alert.id, name, now))
+    elif name in NOTIFY_TEAMS and not muted:
         team_ids = [accountable, *contributing]
         if name == "escalated" and alert.escalated_to:
             team_ids.append(alert.escalated_to)
@@ -99,6 +114,109 @@ def enqueue_transition(*, session: Session, transition: Transition, alerts_topic
                         created_at=now,
                     )
                 )
+    session.add_all(rows)
+    return len(rows)
+
+
+def _page_rows(
+    session: Session,
+    page: Page,
+    payload: dict[str, Any],
+    base: str,
+    event_type: str,
+    alert_id: str,
+    name: str,
+    now: datetime,
+) -> list[OutboxEntry]:
+    """An escalation step's deliveries: one row to the member's contact (e-mail rows carry receiver `email`), or
+    one per webhook/Slack receiver of the team the step names."""
+
+    def row(key: str, team: str, receiver: str, target: str, secret: str | None, extra: dict[str, Any]) -> OutboxEntry:
+        return OutboxEntry(
+            dedupe_key=f"{base}:{key}"[:300],
+            alert_id=alert_id,
+            transition=name,
+            team=team,
+            receiver=receiver,
+            target=target,
+            secret=secret,
+            event_type=event_type,
+            payload={**payload, **extra},
+            next_attempt_at=now,
+            created_at=now,
+        )
+
+    if page.member is not None:
+        if not page.contact:
+            return []  # the member left the team since the chain was written: the topic event still says so
+        try:
+            kind = contact_kind(page.contact)
+        except ValueError:
+            return []
+        extra = {"team": page.team, "role": "escalation", "member": page.member}
+        return [row(f"member:{page.team}:{page.member}", page.team, kind, page.contact, None, extra)]
+    team = session.get(Team, page.team)
+    rows = []
+    for index, receiver in enumerate(team.receivers if team else []):
+        receiver_type = str(receiver.get("type"))
+        if receiver_type in ("webhook", "slack") and receiver.get("url"):
+            extra = {"team": page.team, "role": "escalation"}
+            target, secret = receiver["url"], receiver.get("secret")
+            rows.append(row(f"{page.team}:{index}", page.team, receiver_type, target, secret, extra))
+    return rows
+
+
+def enqueue_silence_reminder(
+    *, session: Session, silence: Silence, contact: str | None, alerts_topic: str, now: datetime
+) -> int:
+    """Tell a silence's creator it is still in force: the topic event always, and a row to their contact when
+    a team lists the creator as a member. Returns rows added."""
+    payload = {
+        "silence_id": silence.id,
+        "stage": silence.stage,
+        "rule_id": silence.rule_id,
+        "reason": silence.reason,
+        "starts_at": _iso(silence.starts_at),
+        "ends_at": _iso(silence.ends_at),
+        "rrule": silence.rrule,
+        "created_by": silence.created_by,
+        "created_at": _iso(silence.created_at),
+    }
+    event_type = "io.journeyline.silence.reminder"
+    base = f"silence:{silence.id}:reminder"
+    rows = [
+        OutboxEntry(
+            dedupe_key=f"{base}:kafka",
+            transition="silence_reminder",
+            team=ALL_TEAMS,
+            receiver="kafka",
+            target=alerts_topic,
+            event_type=event_type,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    ]
+    kind = None
+    if contact:
+        try:
+            kind = contact_kind(contact)
+        except ValueError:
+            kind = None
+    if contact and kind:
+        rows.append(
+            OutboxEntry(
+                dedupe_key=f"{base}:creator",
+                transition="silence_reminder",
+                team=ALL_TEAMS,
+                receiver=kind,
+                target=contact,
+                event_type=event_type,
+                payload={**payload, "member": silence.created_by},
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
     session.add_all(rows)
     return len(rows)
 

@@ -23,7 +23,15 @@ def seed(*, session: Session, journey: JourneyMap, now: datetime) -> None:
         if team.id not in known_teams:
             receivers = [r.model_dump(exclude_none=True) for r in team.receivers]
             session.add(
-                Team(id=team.id, name=team.name, escalation=team.escalation, receivers=receivers, updated_at=now)
+                Team(
+                    id=team.id,
+                    name=team.name,
+                    escalation=team.escalation,
+                    receivers=receivers,
+                    members=[m.model_dump() for m in team.members],
+                    chain=[c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in team.chain],
+                    updated_at=now,
+                )
             )
     known_stages = {o.stage for o in session.execute(select(StageOwnership)).scalars()}
     for stage_id in journey.stage_ids:
@@ -101,12 +109,23 @@ def upsert_team(
     receivers: list[dict[str, Any]] | None,
     by: str,
     at: datetime,
+    members: list[dict[str, Any]] | None = None,
+    chain: list[dict[str, Any]] | None = None,
 ) -> Team:
-    """Create a team or change its name, escalation target or receivers (audited; secrets never logged)."""
+    """Create a team or change its name, escalation target, receivers, members or escalation chain (audited;
+    secrets never logged). `members` and `chain` are `shared.journey.Member` / `EscalationStep` as JSON."""
     row = session.get(Team, team_id)
     before = _team_view(row) if row else {}
     if row is None:
-        row = Team(id=team_id, name=name or team_id, escalation=escalation, receivers=receivers or [], updated_at=at)
+        row = Team(
+            id=team_id,
+            name=name or team_id,
+            escalation=escalation,
+            receivers=receivers or [],
+            members=members or [],
+            chain=chain or [],
+            updated_at=at,
+        )
     else:
         if name is not None:
             row.name = name
@@ -114,6 +133,10 @@ def upsert_team(
             row.escalation = escalation or None
         if receivers is not None:
             row.receivers = receivers
+        if members is not None:
+            row.members = members
+        if chain is not None:
+            row.chain = chain
         row.updated_at = at
     session.add(row)
     audit(
@@ -129,7 +152,23 @@ def upsert_team(
 
 
 def _team_view(team: Team) -> dict[str, Any]:
-    return {"name": team.name, "escalation": team.escalation, "receivers": redact_receivers(team.receivers)}
+    return {
+        "name": team.name,
+        "escalation": team.escalation,
+        "receivers": redact_receivers(team.receivers),
+        "members": redact_members(team.members),
+        "chain": list(team.chain),
+    }
+
+
+def redact_members(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Members as readers see them: a Slack webhook contact (itself a credential) shows only its host."""
+    out = []
+    for m in members:
+        contact = m.get("contact")
+        slack = isinstance(contact, str) and contact.startswith("http") and ".slack.com" in contact.split("/")[2]
+        out.append({**m, "contact": mask_url(contact)} if slack and isinstance(contact, str) else dict(m))
+    return out
 
 
 def redact_receivers(receivers: list[dict[str, Any]]) -> list[dict[str, Any]]:

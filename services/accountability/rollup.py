@@ -25,11 +25,13 @@ from sqlalchemy import Column, MetaData, Select, Table, func, select
 from sqlmodel import Session
 
 from services.accountability.bulk import bulk_insert
-from services.accountability.models import FeedbackItem, StageMinute, columns
+from services.accountability.models import FeedbackItem, StageHour, StageMinute, columns
 from shared.models import Kind
 
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 _TABLE = StageMinute.__table__  # type: ignore[attr-defined]
+_HOURS = StageHour.__table__  # type: ignore[attr-defined]
 
 
 # The additive figures of a stage over some span, named as `StageMinute`'s columns: volume, negative,
@@ -139,12 +141,34 @@ def _buckets(rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> list[dict[str,
     return [{"stage": stage, "minute": minute, **_sums(total)} for (stage, minute), total in sorted(totals.items())]
 
 
+def hour_of(minute: datetime) -> datetime:
+    """The key of the hour bucket holding a minute bucket: the end of its hour ((key - 1 h, key])."""
+    floor = _aware(minute).replace(minute=0, second=0, microsecond=0)
+    return floor if floor == _aware(minute) else floor + HOUR
+
+
+def _hour_buckets(minutes: Iterable[Mapping[Any, Any]]) -> list[dict[str, Any]]:
+    """Minute buckets added up per (stage, hour), sorted by key."""
+    totals: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for bucket in minutes:
+        key = (bucket["stage"], hour_of(bucket["minute"]))
+        total = totals.get(key)
+        if total is None:
+            totals[key] = {"stage": key[0], "hour": key[1], **{n: bucket[n] for n in COUNTERS}}
+        else:
+            for name in COUNTERS:
+                total[name] += bucket[name]
+    return [totals[key] for key in sorted(totals)]
+
+
 def add_rows(*, session: Session, rows: Iterable[Mapping[str, Any]], sign: int = 1) -> None:
-    """Count feedback rows into (sign=1) or out of (sign=-1) their stage's minute buckets."""
+    """Count feedback rows into (sign=1) or out of (sign=-1) their stage's minute and hour buckets."""
     buckets = _buckets(rows, sign)
     if buckets:
         # Sorted by key, so that two writers lock the same buckets in the same order (no deadlock on PostgreSQL).
         bulk_insert(session=session, table=_TABLE, rows=buckets, conflict=["stage", "minute"], increment=COUNTERS)
+        hours = _hour_buckets(buckets)
+        bulk_insert(session=session, table=_HOURS, rows=hours, conflict=["stage", "hour"], increment=COUNTERS)
 
 
 def move(*, session: Session, row: Mapping[str, Any], to_stage: str) -> None:
@@ -182,23 +206,46 @@ def _sums(values: Iterable[Any]) -> Sums:
     }
 
 
+def _span_sums(
+    session: Session, table: Table, key: str, start: datetime, end: datetime, stage: str | None
+) -> dict[str, Sums]:
+    """Per stage, the buckets of `table` whose key lies in (start, end]."""
+    if end <= start:
+        return {}
+    t = table.c
+    query = select(t.stage, *[func.sum(t[name]) for name in COUNTERS]).where(t[key] > start, t[key] <= end)
+    if stage is not None:
+        query = query.where(t.stage == stage)
+    return {row[0]: _sums(row[1:]) for row in session.execute(query.group_by(t.stage))}
+
+
+def _add(total: dict[str, Sums], part: dict[str, Sums]) -> None:
+    for name, sums in part.items():
+        into = total.setdefault(name, dict.fromkeys(COUNTERS, 0))
+        for counter in COUNTERS:
+            into[counter] += sums[counter]
+
+
 def window_sums(*, session: Session, start: datetime, end: datetime, stage: str | None = None) -> dict[str, Sums]:
-    """Per stage, the sums for (start rounded down to its minute, end]."""
+    """Per stage, the sums for (start rounded down to its minute, end].
+
+    The whole hours inside the window come from the hour buckets, the minutes before the first and after the last
+    whole hour from the minute buckets: a 30-day window reads about 720 + 120 buckets per stage, not 43,200."""
     start, last = floor_minute(start), bucket_of(end)
     if last <= start:
         return {}
-    m = columns(StageMinute)
-    query = (
-        select(m.stage, *[func.sum(m[name]) for name in COUNTERS])
-        .where(m.minute > start, m.minute <= last)
-        .group_by(m.stage)
-    )
-    if stage is not None:
-        query = query.where(m.stage == stage)
-    out = {row[0]: _sums(row[1:]) for row in session.execute(query)}
+    first_hour = hour_of(start)  # the first hour boundary at or after the start
+    last_hour = last.replace(minute=0, second=0, microsecond=0)  # the last one at or before the end
+    out: dict[str, Sums] = {}
+    if last_hour - first_hour >= HOUR:
+        _add(out, _span_sums(session, _TABLE, "minute", start, first_hour, stage))
+        _add(out, _span_sums(session, _HOURS, "hour", first_hour, last_hour, stage))
+        _add(out, _span_sums(session, _TABLE, "minute", last_hour, last, stage))
+    else:
+        _add(out, _span_sums(session, _TABLE, "minute", start, last, stage))
     if last != _aware(end):  # items after `end` in its minute (normally none: they would lie in the future)
         for name, later in _raw_sums(session, _aware(end), last, stage).items():
-            _subtract(out.setdefault(name, {}), later)
+            _subtract(out.setdefault(name, dict.fromkeys(COUNTERS, 0)), later)
     return {name: sums for name, sums in out.items() if sums["volume"] > 0}
 
 
@@ -226,4 +273,20 @@ def rebuild(*, session: Session, counters: Sequence[str] | None = None) -> int:
     ]
     for i in range(0, len(buckets), 5000):
         bulk_insert(session=session, table=table, rows=buckets[i : i + 5000], conflict=["stage", "minute"])
+    if counters is None:  # a migration before 0011 has no hour table yet; it fills the hours itself
+        _insert_hours(session, _hour_buckets(buckets))
     return len(buckets)
+
+
+def rebuild_hours(*, session: Session) -> int:
+    """Recount the hour buckets from the minute buckets; returns the hour buckets."""
+    m = columns(StageMinute)
+    minutes = session.execute(select(_TABLE).order_by(m.stage, m.minute).execution_options(yield_per=10_000))
+    return _insert_hours(session, _hour_buckets(minutes.mappings()))
+
+
+def _insert_hours(session: Session, hours: list[dict[str, Any]]) -> int:
+    session.execute(_HOURS.delete())
+    for i in range(0, len(hours), 5000):
+        bulk_insert(session=session, table=_HOURS, rows=hours[i : i + 5000], conflict=["stage", "hour"])
+    return len(hours)

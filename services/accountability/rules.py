@@ -200,6 +200,63 @@ def _describe(breach: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in breach.items())
 
 
+@dataclass(frozen=True)
+class AlertFacts:
+    """What the accountability figures need of one alert (read from its row and `details`)."""
+
+    status: str
+    opened_at_s: float  # seconds on any common clock
+    acknowledged_at_s: float | None = None
+    verified_at_s: float | None = None
+    reopened: int = 0  # resolutions that did not hold
+    followups_answered: int = 0
+    followups_agreed: int = 0
+
+
+@dataclass(frozen=True)
+class ResolutionFigures:
+    """How a stage's (or a team's) resolutions hold up: of the resolutions judged so far (verified or reopened),
+    the share reopened and the share verified; the median time to acknowledge and from opening to verified; and
+    the share of customers who answered "is it fixed for you?" with yes."""
+
+    alerts: int
+    judged: int
+    reopen_rate: float | None
+    verified_rate: float | None
+    median_time_to_ack_s: float | None
+    median_time_to_verify_s: float | None
+    followups_answered: int
+    agreed_share: float | None
+
+
+def resolution_figures(alerts: list[AlertFacts]) -> ResolutionFigures:
+    verified = sum(1 for a in alerts if a.status == AlertStatus.verified)
+    reopened = sum(a.reopened for a in alerts)
+    judged = verified + reopened
+    acks = [a.acknowledged_at_s - a.opened_at_s for a in alerts if a.acknowledged_at_s is not None]
+    verifies = [a.verified_at_s - a.opened_at_s for a in alerts if a.verified_at_s is not None]
+    answered = sum(a.followups_answered for a in alerts)
+    agreed = sum(a.followups_agreed for a in alerts)
+    return ResolutionFigures(
+        alerts=len(alerts),
+        judged=judged,
+        reopen_rate=round(reopened / judged, 4) if judged else None,
+        verified_rate=round(verified / judged, 4) if judged else None,
+        median_time_to_ack_s=_median(acks),
+        median_time_to_verify_s=_median(verifies),
+        followups_answered=answered,
+        agreed_share=round(agreed / answered, 4) if answered else None,
+    )
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return round(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2, 3)
+
+
 def needs_person_to_resolve(kind: str) -> bool:
     """A critical item never resolves on silence: quiet after one severe complaint is not proof of anything."""
     return kind == "critical_item"

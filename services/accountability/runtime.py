@@ -10,13 +10,13 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import metrics
+from services.accountability import digest, metrics
 from services.accountability.consumer import FeedbackConsumer
 from services.accountability.delivery import Dispatcher, prune_delivered
 from services.accountability.migrate import upgrade
 from services.accountability.ownership import seed
 from services.accountability.privacy import expire_text
-from services.accountability.scorecard import WINDOWS, journey_view
+from services.accountability.scorecard import WINDOWS, journey_view, team_resolutions
 from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
 from services.accountability.settings import AccountabilitySettings
 from services.accountability.themes import JobOutcome, run_job
@@ -85,6 +85,12 @@ class Runtime:
             ),
             asyncio.create_task(self._themes_loop(), name="themes"),
         ]
+        if self.settings.digest_enabled:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._every(self.settings.digest_check_interval_s, self.send_digests), name="weekly-digests"
+                )
+            )
         log.info("accountability started", extra={"group": self.group, "topic": self.topics.classified})
 
     async def stop(self) -> None:
@@ -132,6 +138,11 @@ class Runtime:
                 verify_after=(
                     timedelta(seconds=self.settings.verify_after_s) if self.settings.verify_after_s else None
                 ),
+                silence_remind_after=(
+                    timedelta(seconds=self.settings.silence_remind_after_s)
+                    if self.settings.silence_remind_after_s
+                    else None
+                ),
             )
             prune_delivered(session=session, before=self.clock() - timedelta(seconds=self.settings.outbox_retention_s))
             if self.settings.text_retention_days is not None:
@@ -167,6 +178,31 @@ class Runtime:
             session.commit()
             return outcome
 
+    async def send_digests(self, *, force: bool = False, only: str | None = None) -> dict[str, int]:
+        """Queue this week's digests once their time has come (or now, with `force`); rows added per audience."""
+        added = await asyncio.to_thread(self._send_digests, force, only)
+        if any(added.values()):
+            self.dispatcher.notify()
+        return added
+
+    def _send_digests(self, force: bool, only: str | None) -> dict[str, int]:
+        s, now = self.settings, self.clock()
+        if not force and not digest.due(now, weekday=s.digest_weekday, hour=s.digest_hour, tz=s.digest_timezone):
+            return {}
+        with Session(self.engine, expire_on_commit=False) as session:
+            added = digest.enqueue_digests(
+                session=session,
+                journey=self.journey,
+                now=now,
+                leadership_emails=s.digest_leadership_emails,
+                leadership_slack=s.digest_leadership_slack,
+                tz=s.digest_timezone,
+                only=only,
+                force=force,
+            )
+            session.commit()
+            return added
+
     async def refresh_gauges(self) -> None:
         await asyncio.to_thread(self._refresh_gauges)
 
@@ -176,6 +212,11 @@ class Runtime:
             for window in WINDOWS:
                 view = journey_view(session=session, journey=self.journey, window=window, now=now)
                 metrics.export_view(view, info=window == "24h")
+                for team in self.journey.teams:
+                    _, figures = team_resolutions(
+                        session=session, journey=self.journey, team=team.id, window=window, now=now
+                    )
+                    metrics.export_resolutions(metrics.TEAM_RESOLUTION, (team.id, window), figures)
 
     async def broker_ready(self) -> bool:
         return await broker_reachable(self.producer)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from shared.journey import HealthThresholds, Receiver
+from shared.journey import EscalationStep, HealthThresholds, Member, Receiver
 
 Window = Literal["1h", "24h", "7d", "30d"]
 Health = Literal["green", "yellow", "red"]
@@ -31,6 +31,21 @@ class Trend(BaseModel):
     negative_share_change: float | None
     sentiment_change: float | None
     direction: Literal["improving", "worsening", "steady", "unknown"]
+
+
+class Resolutions(BaseModel):
+    """How the alerts that opened in the window were worked: resolutions judged by the stage's own figures
+    (verified, or reopened because the stage was still bad), time to acknowledge and to verified, and what the
+    customers asked "is it fixed for you?" answered."""
+
+    alerts: int
+    judged: int = Field(description="Resolutions the figures have judged: verified plus reopened")
+    reopen_rate: float | None
+    verified_rate: float | None
+    median_time_to_ack_s: float | None
+    median_time_to_verify_s: float | None = Field(description="From opening to verified")
+    followups_answered: int
+    agreed_share: float | None
 
 
 class Operations(BaseModel):
@@ -60,6 +75,7 @@ class Scorecard(BaseModel):
     open_alerts: int
     median_time_to_ack_s: float | None
     operations: Operations
+    resolutions: Resolutions | None = None
     trend: Trend
     health: Health
     health_reason: str
@@ -122,6 +138,8 @@ class TeamUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     escalation: str | None = Field(default=None, max_length=200)
     receivers: list[Receiver] | None = Field(default=None, max_length=20)
+    members: list[Member] | None = Field(default=None, max_length=100)
+    chain: list[EscalationStep] | None = Field(default=None, max_length=20)
 
     @model_validator(mode="after")
     def _urls(self) -> TeamUpdate:
@@ -136,6 +154,8 @@ class TeamPublic(BaseModel):
     name: str
     escalation: str | None
     receivers: list[dict[str, Any]]
+    members: list[dict[str, Any]] = Field(default_factory=list)
+    chain: list[dict[str, Any]] = Field(default_factory=list)
     updated_at: datetime
 
 
@@ -166,6 +186,8 @@ class AlertPublic(BaseModel):
     escalated_to: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    inhibited_by: str | None = Field(default=None, description="The open cause alert that mutes this one")
+    incident_id: str | None = Field(default=None, description="Shared by alerts that opened together")
     details: dict[str, Any]
     owners: AlertOwners | None = Field(default=None, description="The stage's teams now")
     evidence: AlertEvidence | None = Field(default=None, description="Why it fired, as of its last evaluation")
@@ -267,14 +289,30 @@ class SilenceCreate(BaseModel):
 
     stage: str | None = Field(default=None, max_length=64)
     rule_id: str | None = Field(default=None, max_length=100)
+    starts_at: AwareDatetime | None = Field(default=None, description="Later than now: a silence planned ahead")
     ends_at: AwareDatetime | None = Field(default=None, description="With a time zone (e.g. ...Z or +02:00)")
     duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
+    rrule: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="RFC 5545 recurrence from starts_at, e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=2;BYMINUTE=0;COUNT=8 "
+        "(or with a DTSTART;TZID=Europe/Berlin:... line to keep local time); ends with ends_at, COUNT or UNTIL",
+    )
+    occurrence_s: float | None = Field(default=None, gt=0, le=7 * 86400, description="How long each occurrence mutes")
     reason: str = Field(default="", max_length=500)
 
     @model_validator(mode="after")
     def _scope(self) -> SilenceCreate:
         if not self.stage and not self.rule_id:
             raise ValueError("a silence needs a stage, a rule_id, or both")
+        if self.rrule is not None:
+            if self.occurrence_s is None:
+                raise ValueError("a recurring silence needs occurrence_s, how long each occurrence lasts")
+            if self.duration_s is not None:
+                raise ValueError("a recurring silence ends with ends_at or the rule's COUNT/UNTIL, not duration_s")
+            return self
+        if self.occurrence_s is not None:
+            raise ValueError("occurrence_s applies only with an rrule")
         if (self.ends_at is None) == (self.duration_s is None):
             raise ValueError("give exactly one of ends_at or duration_s")
         return self
@@ -288,7 +326,10 @@ class SilencePublic(BaseModel):
     starts_at: datetime
     ends_at: datetime
     created_by: str
-    active: bool
+    active: bool = Field(description="Muting now (for a recurring silence: inside one of its occurrences)")
+    rrule: str | None = None
+    occurrence_s: float | None = None
+    reminded_at: datetime | None = Field(default=None, description="When its creator was told it is still in force")
 
 
 class MomentPublic(BaseModel):

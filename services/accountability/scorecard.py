@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -13,12 +14,14 @@ from services.accountability.ownership import all_owners
 from services.accountability.rollup import floor_minute, window_sums
 from services.accountability.rules import (  # noqa: F401  (the figures and the rules; imported from here too)
     OPEN_STATUSES,
+    AlertFacts,
     StageNumbers,
     health_colour,
     numbers_of,
     parse_duration,
+    resolution_figures,
 )
-from services.accountability.schemas import JourneyView, Operations, Scorecard, Trend
+from services.accountability.schemas import JourneyView, Operations, Resolutions, Scorecard, Trend
 from shared.journey import HealthThresholds, JourneyMap
 
 WINDOWS: dict[str, timedelta] = {
@@ -100,6 +103,54 @@ def _alert_numbers(*, session: Session, start: datetime, end: datetime) -> tuple
     return open_counts, {stage: round(statistics.median(v), 3) for stage, v in acks.items()}
 
 
+def _when_s(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def alert_facts(*, session: Session, start: datetime, end: datetime) -> dict[str, list[AlertFacts]]:
+    """Per stage, the facts of the alerts that opened in (start, end] (alerts are few: read them, then count)."""
+    a = columns(Alert)
+    query = select(Alert).where(a.opened_at > start, a.opened_at <= end)
+    found: dict[str, list[AlertFacts]] = {}
+    for alert in session.execute(query).scalars():
+        details = alert.details or {}
+        verification = details.get("verification") or {}
+        followups = details.get("followups") or {}
+        verified = alert.status == "verified" and isinstance(verification, dict)
+        found.setdefault(alert.stage, []).append(
+            AlertFacts(
+                status=alert.status,
+                opened_at_s=alert.opened_at.timestamp(),
+                acknowledged_at_s=alert.acknowledged_at.timestamp() if alert.acknowledged_at else None,
+                verified_at_s=_when_s(verification.get("at")) if verified else None,
+                reopened=len(details.get("reopened") or []),
+                followups_answered=int(followups.get("answered", 0) or 0),
+                followups_agreed=int(followups.get("agreed", 0) or 0),
+            )
+        )
+    return found
+
+
+def resolutions(facts: list[AlertFacts]) -> Resolutions:
+    return Resolutions(**asdict(resolution_figures(facts)))
+
+
+def team_resolutions(
+    *, session: Session, journey: JourneyMap, team: str, window: str, now: datetime
+) -> tuple[list[str], Resolutions]:
+    """The stages a team is accountable for, and how their alerts were worked over the window."""
+    start = floor_minute(now - WINDOWS[window])
+    owners = all_owners(session=session)
+    stages = [s for s in journey.stage_ids if (own := owners.get(s)) is not None and own.accountable == team]
+    facts = alert_facts(session=session, start=start, end=now)
+    return stages, resolutions([f for stage in stages for f in facts.get(stage, [])])
+
+
 def journey_view(*, session: Session, journey: JourneyMap, window: str, now: datetime) -> JourneyView:
     """Every stage in journey order (then `unassigned`), each with its scorecard and colour."""
     span = WINDOWS[window]
@@ -107,6 +158,7 @@ def journey_view(*, session: Session, journey: JourneyMap, window: str, now: dat
     current = stage_numbers(session=session, start=start, end=now)
     previous = stage_numbers(session=session, start=start - span, end=start)
     open_counts, ack_medians = _alert_numbers(session=session, start=start, end=now)
+    facts = alert_facts(session=session, start=start, end=now)
     owners = all_owners(session=session)
     cards = []
     for stage_id in journey.stage_ids:
@@ -132,6 +184,7 @@ def journey_view(*, session: Session, journey: JourneyMap, window: str, now: dat
                 open_alerts=int(open_counts.get(stage_id, 0)),
                 median_time_to_ack_s=ack_medians.get(stage_id),
                 operations=operations(numbers),
+                resolutions=resolutions(facts.get(stage_id, [])),
                 trend=trend(numbers, previous.get(stage_id, StageNumbers())),
                 health=colour,
                 health_reason=reason,

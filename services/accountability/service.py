@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from services.accountability import alerts as alert_rules
+from services.accountability import followups
 from services.accountability.alerts import Transition
 from services.accountability.models import Alert
 from services.accountability.moments import MomentHit, evaluate_moments
-from services.accountability.outbox import enqueue_correction, enqueue_transition
-from services.accountability.ownership import stage_teams, teams
+from services.accountability.outbox import enqueue_correction, enqueue_silence_reminder, enqueue_transition
+from services.accountability.ownership import audit, stage_teams, teams
 from services.accountability.store import StoredItem, correct_stage, get_feedback, store_batch
-from shared.journey import JourneyMap
+from shared.journey import EscalationStep, JourneyMap
 from shared.models import ClassifiedFeedback, utcnow
 
 Clock = Callable[[], datetime]
@@ -45,6 +46,7 @@ def process_batch(
     outcome = BatchOutcome(stored=store_batch(session=session, items=items, stored_at=now))
     if not outcome.stored:
         return outcome
+    followups.record_replies(session=session, items=outcome.stored, now=now)
     outcome.moments = evaluate_moments(session=session, journey=journey, items=outcome.stored, now=now)
     changes = alert_rules.evaluate_rules(
         session=session, journey=journey, items=outcome.stored, moments=outcome.moments, now=now, windows=windows
@@ -74,14 +76,21 @@ def housekeeping(
     escalate_after: timedelta,
     alerts_topic: str,
     verify_after: timedelta | None = None,
+    silence_remind_after: timedelta | None = None,
 ) -> BatchOutcome:
-    """Verify due resolutions, auto-resolve and escalate, queueing the deliveries (caller commits)."""
+    """Verify due resolutions, auto-resolve and escalate (a team's escalation chain, else its one escalation
+    target), queueing the deliveries; remind creators of silences still in force (caller commits)."""
     all_teams = teams(session=session)
     escalation_of = {}
+    chains: dict[str, alert_rules.Chain] = {}
     for stage in journey.stage_ids:
         accountable, _ = stage_teams(session=session, stage=stage)
         team = all_teams.get(accountable)
         escalation_of[stage] = team.escalation if team else None
+        if team is not None and team.chain:
+            steps = [EscalationStep.model_validate(step) for step in team.chain]
+            members = {str(m.get("name")): str(m.get("contact")) for m in team.members}
+            chains[stage] = alert_rules.Chain(team=team.id, steps=steps, members=members)
     changes = alert_rules.housekeeping(
         session=session,
         journey=journey,
@@ -90,9 +99,30 @@ def housekeeping(
         escalate_after=escalate_after,
         escalation_of=escalation_of,
         verify_after_override=verify_after,
+        chains=chains,
     )
     outcome = BatchOutcome()
     _announce(session, changes, outcome, alerts_topic, now)
+    if silence_remind_after is not None:
+        contacts = {str(m.get("name")): str(m.get("contact")) for t in all_teams.values() for m in t.members}
+        for silence in alert_rules.silences_to_remind(session=session, now=now, remind_after=silence_remind_after):
+            contact = contacts.get(silence.created_by)
+            outcome.outbox_rows += enqueue_silence_reminder(
+                session=session, silence=silence, contact=contact, alerts_topic=alerts_topic, now=now
+            )
+            audit(
+                session=session,
+                actor="journeyline",
+                action="silence.reminder",
+                subject=f"silence:{silence.id}",
+                before={},
+                after={
+                    "created_by": silence.created_by,
+                    "ends_at": silence.ends_at.isoformat(),
+                    "contact": bool(contact),
+                },
+                at=now,
+            )
     return outcome
 
 
@@ -107,6 +137,8 @@ def change_alert(
     alerts_topic: str,
     code: str | None = None,
     note: str = "",
+    followups_topic: str | None = None,
+    followups_limit: int = 50,
 ) -> tuple[Alert, str | None]:
     """Acknowledge or resolve an alert and queue its deliveries; (alert, transition or None if nothing changed).
     A resolution needs a resolution code (and a note for a window alert): `alerts.ResolutionError` otherwise."""
@@ -122,6 +154,12 @@ def change_alert(
         return alert, None
     session.flush()
     enqueue_transition(session=session, transition=change, alerts_topic=alerts_topic, now=now)
+    if change.name == "resolved" and followups_topic:  # ask the customers behind it whether it is fixed for them
+        stage = journey.stage(change.alert.stage)
+        followups.request(
+            session=session, alert=change.alert, now=now, topic=followups_topic, limit=followups_limit,
+            stage_name=stage.name if stage else change.alert.stage,
+        )  # fmt: skip
     return change.alert, change.name
 
 

@@ -37,7 +37,13 @@ class AccountabilitySettings(CommonSettings):
     # Verify every resolved window alert this long after its resolution instead of its rule's `verify_after`
     # (tests and drills; unset in production).
     verify_after_s: float | None = Field(default=None, gt=0)
+    # After a person resolves an alert, ask at most this many of the customers behind it "is it fixed for you?"
+    # (on cx.followups); 0: ask nobody.
+    followups_per_alert: int = Field(default=50, ge=0, le=1000)
     evaluate_interval_s: float = Field(default=30.0, gt=0)
+    # A silence still in force this long after it was created is reported to its creator once (audit entry and
+    # an event on the alerts topic; their contact too when a team lists them as a member). Unset: never.
+    silence_remind_after_s: float | None = Field(default=24 * 3600.0, gt=0)
     # The alert rules re-read their window aggregates from the database at most this often (seconds).
     alert_window_refresh_s: float = Field(default=5.0, ge=0)
     # Outbox delivery: poll interval, exponential back-off base and cap, attempts before giving up.
@@ -65,6 +71,25 @@ class AccountabilitySettings(CommonSettings):
     themes_settle_s: float = Field(default=30.0, ge=0)
     # The largest request body any route takes (every write is a small JSON document).
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # E-mail receivers (weekly digests) go out over SMTP: ACCOUNTABILITY_SMTP_HOST (unset: e-mail deliveries fail
+    # and are retried), _PORT, _FROM, _USERNAME/_PASSWORD (login when set), _STARTTLS, and a timeout per attempt.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "journeyline@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    # Weekly digests (services/accountability/digest.py): sent from this ISO weekday (1 = Monday) and local hour on,
+    # once per ISO week, to every team's e-mail and Slack receivers and to the leadership addresses (comma-separated)
+    # and Slack webhook. The job checks every `digest_check_interval_s`; `digest_enabled=false` turns it off.
+    digest_enabled: bool = True
+    digest_weekday: int = Field(default=1, ge=1, le=7)
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_timezone: str = "UTC"
+    digest_leadership_emails: str = ""
+    digest_leadership_slack: str = ""
+    digest_check_interval_s: float = Field(default=300.0, gt=0)
 
     def receiver_policy(self) -> ReceiverPolicy:
         """Which receiver URLs may be called: https only in production; internal addresses only if allow-listed."""

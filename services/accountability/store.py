@@ -79,6 +79,8 @@ class StoredItem:
     sentiment_label: str
     occurred_at: datetime
     event: str | None
+    followup_of: str | None = None  # a reply to "is it fixed for you?" (`metadata.followup_of`)
+    csat: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StoredItem:
@@ -96,6 +98,8 @@ class StoredItem:
             sentiment_label=row["sentiment_label"],
             occurred_at=row["occurred_at"],
             event=event,
+            followup_of=(str(metadata["followup_of"])[:64] or None) if metadata.get("followup_of") else None,
+            csat=row.get("csat"),
         )
 
 

@@ -13,6 +13,7 @@ _BENCHMARKS = (
     "bench.classify",
     "bench.accountability",
     "bench.evidence",
+    "bench.board",
     "bench.e2e",
     "bench.broker",
 )

@@ -42,6 +42,8 @@ def settings_for(kafka: KafkaSettings, database_url: str, **overrides: Any) -> A
         "escalate_after_s": 86400.0,
         "auto_resolve_after_s": 1800.0,
         "receiver_allow_hosts": "127.0.0.1",  # the tests' webhook receivers listen on loopback
+        # The tests' clock starts on a Monday noon, when the weekly digest is due: only the digest tests want it.
+        "digest_enabled": False,
         **overrides,
     }
     return AccountabilitySettings(**values)

@@ -11,13 +11,13 @@ from typing import Any
 
 from alembic import command
 from prometheus_client import REGISTRY
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlmodel import Session
 
 from services.accountability.bulk import bulk_insert
 from services.accountability.metrics import export_view
 from services.accountability.migrate import alembic_config, upgrade
-from services.accountability.models import FeedbackItem
+from services.accountability.models import FeedbackItem, StageHour
 from services.accountability.rollup import contribution, operations, rebuild, window_sums
 from services.accountability.scorecard import StageNumbers, journey_view, stage_numbers
 from services.accountability.store import correct_stage, feedback_row, get_feedback, store_batch
@@ -68,13 +68,13 @@ def _operational(group: list[ClassifiedFeedback]) -> dict[str, Any]:
     }
 
 
-def _items(n: int, seed: int = 3) -> list[ClassifiedFeedback]:
-    """Items over ten minutes, some exactly on a minute, some journey events, some contact records with timings
+def _items(n: int, seed: int = 3, span_s: int = 600) -> list[ClassifiedFeedback]:
+    """Items over ten minutes (or `span_s`), some exactly on a minute, some journey events, some contact records with timings
     (good and bad), with and without scores."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        at = T0 + timedelta(seconds=rng.randrange(600), microseconds=rng.choice([0, 0, 1, 250_000, 999_999]))
+        at = T0 + timedelta(seconds=rng.randrange(span_s), microseconds=rng.choice([0, 0, 1, 250_000, 999_999]))
         scores = {}
         if rng.random() < 0.5:
             scores["csat"] = rng.randint(1, 5)
@@ -174,6 +174,40 @@ def test_window_figures_from_rollups_equal_the_raw_rows_after_replays_and_correc
             got = stage_numbers(session=session, start=start, end=end)
             assert _same(got, _expected(items, stage_of, start, end)), (start, end, got)
         assert stage_numbers(session=session, start=T0, end=T0 + timedelta(hours=1), stage="pay").keys() == {"pay"}
+    engine.dispose()
+
+
+def test_long_windows_read_hours_and_agree_with_the_raw_rows(database_url: str) -> None:
+    """Items over three days; windows of hours and days with edges inside hours, after corrections and erasure-like
+    removals: the hour buckets and the minute buckets at the edges add up to exactly what the raw rows say."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    items = _items(600, seed=5, span_s=3 * 86400)
+    stage_of = {i.id: i.classification.stage for i in items}
+    h, m = timedelta(hours=1), timedelta(minutes=1)
+    windows = [
+        (T0 - m, T0 + timedelta(days=3, minutes=1)),  # everything
+        (T0 + 5 * h + 17 * m, T0 + 30 * h + 44 * m + timedelta(seconds=3)),  # edges inside hours and minutes
+        (T0 + 2 * h, T0 + 26 * h),  # whole hours
+        (T0 + 23 * h + 59 * m, T0 + 25 * h + m),  # one whole hour and two edge minutes
+        (T0 + 40 * h + 10 * m, T0 + 41 * h + 5 * m),  # under two hours: minutes only
+    ]
+    with Session(engine) as session:
+        store_batch(session=session, items=items, stored_at=T0)
+        for item_id, stage in [("i7", "use"), ("i8", "buy"), ("i9", "pay")]:
+            row = get_feedback(session=session, feedback_id=item_id)
+            assert row is not None
+            correct_stage(session=session, item=row, stage=stage, by="cx-lead", at=T0)
+            stage_of[item_id] = stage
+        session.commit()
+        for start, end in windows:
+            got = stage_numbers(session=session, start=start, end=end)
+            assert _same(got, _expected(items, stage_of, start, end)), (start, end, got)
+        hours = {(r.stage, r.hour): r.volume for r in session.execute(select(StageHour)).scalars()}
+        assert sum(hours.values()) == sum(1 for i in items if i.kind.value != "journey_event")
+        rebuild(session=session)  # a recount gives the same hours
+        session.commit()
+        assert {(r.stage, r.hour): r.volume for r in session.execute(select(StageHour)).scalars()} == hours
     engine.dispose()
 
 

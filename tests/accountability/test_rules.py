@@ -15,14 +15,17 @@ from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, OutboxEntry
 from services.accountability.ownership import seed, stage_teams, upsert_team
 from services.accountability.rules import (
+    AlertFacts,
     AlertStatus,
     StageNumbers,
     auto_resolvable,
     health_colour,
     negative_share_breach,
+    resolution_figures,
     verify,
     volume_spike_breach,
 )
+from services.accountability.scorecard import scorecard, team_resolutions
 from services.accountability.service import change_alert, housekeeping, process_batch
 from services.accountability.store import store_batch
 from shared.db import make_engine
@@ -73,6 +76,22 @@ def test_verification_verdicts() -> None:
     assert still.verdict == "not_recovered" and "still breached" in still.reason
     quiet = verify("negative_share", breach=None, current=StageNumbers(volume=3), baseline=base, min_volume=20)
     assert quiet.verdict == "too_little_data"  # a quiet stage proves nothing either way
+
+
+def test_resolution_figures_from_alert_facts() -> None:
+    facts = [
+        AlertFacts("verified", 0, acknowledged_at_s=60, verified_at_s=7200, followups_answered=4, followups_agreed=3),
+        AlertFacts("verified", 0, acknowledged_at_s=180, verified_at_s=3600, reopened=1),  # held the second time
+        AlertFacts("open", 0, reopened=2, followups_answered=1),  # two failed resolutions, open again
+        AlertFacts("open", 0),  # nobody took it yet
+    ]
+    figures = resolution_figures(facts)
+    assert (figures.alerts, figures.judged) == (4, 5)  # 2 verified + 3 reopened
+    assert (figures.reopen_rate, figures.verified_rate) == (0.6, 0.4)
+    assert figures.median_time_to_ack_s == 120.0 and figures.median_time_to_verify_s == 5400.0
+    assert (figures.followups_answered, figures.agreed_share) == (5, 0.6)
+    empty = resolution_figures([])
+    assert empty.reopen_rate is None and empty.agreed_share is None and empty.median_time_to_ack_s is None
 
 
 def test_a_critical_item_never_resolves_on_silence() -> None:
@@ -211,6 +230,12 @@ def test_a_resolution_that_did_not_hold_reopens_the_same_alert_and_escalates_it(
     assert again.id == alert.id and again.status == "open" and again.escalated_at == clock()
     assert again.details["reopened"][0]["resolution"]["code"] == "process_change"
     assert again.details["verification"]["verdict"] == "not_recovered"
+    with Session(engine) as session:  # the stage's scorecard and its accountable team count the reopening
+        card = scorecard(session=session, journey=journey, stage="pay", window="24h", now=clock())
+        assert card is not None and card.resolutions is not None
+        assert (card.resolutions.judged, card.resolutions.reopen_rate, card.resolutions.verified_rate) == (1, 1.0, 0.0)
+        stages, team = team_resolutions(session=session, journey=journey, team="billing", window="24h", now=clock())
+        assert "pay" in stages and team.reopen_rate == 1.0
     reopened_rows = _outbox(engine, alert.id, "reopened")
     assert {r.team for r in reopened_rows} == _owners(engine)  # every owning team hears it again
     assert _outbox(engine, alert.id, "escalated")

@@ -368,6 +368,7 @@ def test_an_emerging_theme_opens_one_alert_on_the_stage_and_updates_it_for_anoth
         raw["alert_rules"] = [
             {"id": "emerging", "kind": "emerging_theme", "params": {"window": "24h", "min_volume": 5, "growth": 3}}
         ]
+        raw["inhibit"] = []  # the default map's inhibition names rules this map no longer has
 
     journey = _journey(rule)
     _store(

@@ -290,6 +290,8 @@ def test_stage_team_customer_pages_and_assets(rt: BoardRuntime) -> None:
         team_page = c.get("/board/teams/billing")
         _is_page(team_page, 200, "Accountable for")
         assert "s3cr3t-value" not in team_page.text and "set (hidden)" in team_page.text
+        assert "How this team's alerts were worked" in team_page.text and "Reopen rate" in team_page.text
+        assert "<title>Team" in team_page.text and "Save team" not in team_page.text.split("</title>")[0]
         _is_page(c.get("/board/customers?id=c-1"), 200, "maybe about a plan")
         fragment = c.get("/board/fragment?window=1h")
         _is_page(fragment, 200, 'data-stage="pay" data-health="red"')

@@ -676,9 +676,12 @@ def team_page(team_id: str, request: Request) -> Response:
             )
             mine = [a for a in active if a.stage in owns or a.stage in contributes]
             receivers = ownership.redact_receivers(team.receivers)
+            _, figures = scorecard.team_resolutions(
+                session=session, journey=runtime.journey, team=team.id, window="30d", now=runtime.clock()
+            )
         return _render(
             request, viewer, "team.html", team=team, owns=owns, contributes=contributes, alerts=mine,
-            receivers=receivers, journey=runtime.journey,
+            receivers=receivers, journey=runtime.journey, figures=figures,
         )  # fmt: skip
 
     return _page(request, Role.read, build)
