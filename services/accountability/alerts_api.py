@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from services.accountability import alerts, evidence, metrics, moments, outbox, search
+from services.accountability import alerts, evidence, metrics, moments, outbox, search, silences
 from services.accountability.api import feedback_public
 from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
 from services.accountability.models import Alert, Silence, StageOwnership
@@ -228,7 +228,7 @@ def _silence_public(s: Silence, now: datetime) -> SilencePublic:
         starts_at=s.starts_at,
         ends_at=s.ends_at,
         created_by=s.created_by,
-        active=alerts.silence_covers(s, now),
+        active=silences.silence_covers(s, now),
         rrule=s.rrule,
         occurrence_s=s.duration_s,
         reminded_at=s.reminded_at,
@@ -240,7 +240,7 @@ def list_silences(
     runtime: RuntimeDep, session: SessionDep, _: ReaderDep, active: Annotated[bool, Query()] = False
 ) -> list[SilencePublic]:
     now = runtime.clock()
-    return [_silence_public(s, now) for s in alerts.silences(session=session, active_at=now if active else None)]
+    return [_silence_public(s, now) for s in silences.list_silences(session=session, active_at=now if active else None)]
 
 
 @router.post(
@@ -257,7 +257,7 @@ def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep
         raise Problem(422, "Invalid silence", "a silence starts within 90 days")
     if body.rrule is not None:
         try:
-            silence = alerts.create_silence(
+            silence = silences.create_silence(
                 session=session,
                 stage=body.stage,
                 rule_id=body.rule_id,
@@ -269,7 +269,7 @@ def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep
                 rrule=body.rrule,
                 duration=timedelta(seconds=body.occurrence_s or 0),
             )
-        except alerts.RecurrenceError as exc:
+        except silences.RecurrenceError as exc:
             raise Problem(422, "Invalid silence", str(exc)) from None
         if silence.ends_at <= now:
             session.expunge(silence)
@@ -280,7 +280,7 @@ def create_silence(body: SilenceCreate, runtime: RuntimeDep, session: SessionDep
             raise Problem(422, "Invalid silence", "ends_at must be after the start (and in the future)")
         if ends_at > starts_at + timedelta(days=90):
             raise Problem(422, "Invalid silence", "a silence lasts at most 90 days")
-        silence = alerts.create_silence(
+        silence = silences.create_silence(
             session=session,
             stage=body.stage,
             rule_id=body.rule_id,

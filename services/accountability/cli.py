@@ -124,4 +124,3 @@ def _digest(args: argparse.Namespace) -> int:
             print(f"queued: {json.dumps(queued)}")
     engine.dispose()
     return 0
-

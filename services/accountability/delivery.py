@@ -26,6 +26,7 @@ from sqlmodel import Session
 from services.accountability.metrics import DELIVERIES
 from services.accountability.models import OutboxEntry, columns
 from services.accountability.receivers import UnsafeReceiver, pin
+from services.accountability.rules import DeliveryStatus
 from shared.cloudevents import CloudEvent, encode
 
 if TYPE_CHECKING:
@@ -117,7 +118,9 @@ def backoff_delay(attempts: int, base_s: float, cap_s: float) -> timedelta:
 def prune_delivered(*, session: Session, before: datetime) -> int:
     """Forget delivered (and dead) outbox rows older than `before`; returns how many."""
     o = columns(OutboxEntry)
-    done = delete(OutboxEntry).where(o.status.in_(("delivered", "dead")), o.created_at < before)
+    done = delete(OutboxEntry).where(
+        o.status.in_((DeliveryStatus.delivered.value, DeliveryStatus.dead.value)), o.created_at < before
+    )
     return int(getattr(session.execute(done), "rowcount", 0) or 0)
 
 
@@ -214,7 +217,7 @@ class Dispatcher:
             due = (
                 session.execute(
                     select(o.id)
-                    .where(o.status == "pending", o.next_attempt_at <= now, free)
+                    .where(o.status == DeliveryStatus.pending.value, o.next_attempt_at <= now, free)
                     .order_by(o.id)
                     .limit(self.batch)
                 )
@@ -252,7 +255,7 @@ class Dispatcher:
         o = columns(OutboxEntry)
         rows = session.execute(
             select(o.id, o.alert_id, o.target).where(
-                o.status == "pending",
+                o.status == DeliveryStatus.pending.value,
                 o.alert_id.in_(select(o.alert_id).where(o.id.in_(due), o.alert_id.is_not(None))),
             )
         ).all()
@@ -337,12 +340,12 @@ class Dispatcher:
                 entry.attempts += 1
                 entry.lease_until = None
                 if error is None:
-                    entry.status, entry.delivered_at, entry.last_error = "delivered", now, None
+                    entry.status, entry.delivered_at, entry.last_error = DeliveryStatus.delivered.value, now, None
                     outcome = "delivered"
                 else:
                     entry.last_error = error
                     if entry.attempts >= self.settings.outbox_max_attempts:
-                        entry.status, outcome = "dead", "dead"
+                        entry.status, outcome = DeliveryStatus.dead.value, "dead"
                     else:
                         delay = backoff_delay(
                             entry.attempts, self.settings.outbox_backoff_base_s, self.settings.outbox_backoff_max_s

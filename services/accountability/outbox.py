@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from services.accountability import evidence
-from services.accountability.alerts import Page, Transition, active_silence
+from services.accountability.alerts import Page, Transition
 from services.accountability.models import Alert, OutboxEntry, Silence, Team, columns
 from services.accountability.ownership import mask_url, stage_teams
+from services.accountability.rules import DeliveryStatus
+from services.accountability.silences import active_silence
 from shared.journey import contact_kind
 from shared.models import EventType
 
@@ -269,7 +271,7 @@ def record_public(row: OutboxEntry) -> dict[str, Any]:
         "attempts": row.attempts,
         "last_error": row.last_error,
         "created_at": row.created_at,
-        "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
+        "next_attempt_at": row.next_attempt_at if row.status == DeliveryStatus.pending else None,
         "delivered_at": row.delivered_at,
     }
 
@@ -302,7 +304,7 @@ def delivery_states(*, session: Session, alert_id: str) -> list[dict[str, Any]]:
         state["status"], state["last_transition"] = row.status, row.transition
         if row.last_error:
             state["last_error"] = row.last_error
-        elif row.status == "delivered":
+        elif row.status == DeliveryStatus.delivered:
             state["last_error"] = None  # a later success clears an earlier failure
         if row.delivered_at is not None:
             state["delivered_at"] = row.delivered_at

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from services.accountability import alerts as alert_rules
-from services.accountability import followups
+from services.accountability import followups, silences
 from services.accountability.alerts import Transition
 from services.accountability.models import Alert
 from services.accountability.moments import MomentHit, evaluate_moments
@@ -105,7 +105,7 @@ def housekeeping(
     _announce(session, changes, outcome, alerts_topic, now)
     if silence_remind_after is not None:
         contacts = {str(m.get("name")): str(m.get("contact")) for t in all_teams.values() for m in t.members}
-        for silence in alert_rules.silences_to_remind(session=session, now=now, remind_after=silence_remind_after):
+        for silence in silences.silences_to_remind(session=session, now=now, remind_after=silence_remind_after):
             contact = contacts.get(silence.created_by)
             outcome.outbox_rows += enqueue_silence_reminder(
                 session=session, silence=silence, contact=contact, alerts_topic=alerts_topic, now=now

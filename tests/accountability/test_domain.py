@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from services.accountability import alerts
+from services.accountability import alerts, silences
 from services.accountability.alerts import ResolutionError
 from services.accountability.migrate import upgrade
 from services.accountability.models import VERSION_TABLE, Alert, FeedbackItem, MomentOccurrence, OutboxEntry
@@ -139,7 +139,7 @@ def test_silence_mutes_team_deliveries_but_not_the_topic(engine: Engine, journey
             by="t",
             at=T0,
         )
-        alerts.create_silence(
+        silences.create_silence(
             session=session, stage="pay", rule_id=None, ends_at=T0 + timedelta(hours=1), reason="", by="t", now=T0
         )
         session.commit()

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import alerts
-from services.accountability.alerts import RecurrenceError, silence_covers
+from services.accountability import silences
 from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, AuditEntry, OutboxEntry, Silence
 from services.accountability.ownership import seed, upsert_team
 from services.accountability.service import change_alert, housekeeping, process_batch
+from services.accountability.silences import RecurrenceError, silence_covers
 from shared.db import make_engine
 from shared.journey import JourneyMap, load_journey_map
 from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
@@ -80,7 +80,7 @@ def _alert(engine: Engine, stage: str, rule: str) -> Alert:
 
 def test_a_recurring_silence_mutes_only_inside_its_occurrences(engine: Engine, journey: JourneyMap) -> None:
     with Session(engine, expire_on_commit=False) as session:
-        silence = alerts.create_silence(
+        silence = silences.create_silence(
             session=session,
             stage="pay",
             rule_id=None,
@@ -133,12 +133,12 @@ def test_a_recurring_silence_mutes_only_inside_its_occurrences(engine: Engine, j
 )
 def test_bad_recurrences_are_refused(rule: str, ends_at: datetime | None, error: str) -> None:
     with pytest.raises(RecurrenceError, match=error):
-        alerts.plan_recurring(rule, starts_at=T0, duration=timedelta(hours=1), ends_at=ends_at)
+        silences.plan_recurring(rule, starts_at=T0, duration=timedelta(hours=1), ends_at=ends_at)
 
 
 def test_an_open_ended_weekly_silence_ends_when_told(engine: Engine) -> None:
     with Session(engine) as session:
-        silence = alerts.create_silence(
+        silence = silences.create_silence(
             session=session,
             stage=None,
             rule_id="volume_spike",
@@ -167,10 +167,10 @@ def test_a_silence_still_in_force_is_reported_to_its_creator_once(engine: Engine
             at=T0,
         )
         for by in ("ann", "service-account"):
-            alerts.create_silence(
+            silences.create_silence(
                 session=session, stage="pay", rule_id=None, ends_at=T0 + timedelta(days=3), reason="", by=by, now=T0
             )
-        alerts.create_silence(  # ends before the reminder is due: nothing to say
+        silences.create_silence(  # ends before the reminder is due: nothing to say
             session=session, stage="use", rule_id=None, ends_at=T0 + timedelta(hours=2), reason="", by="ann", now=T0
         )
         session.commit()

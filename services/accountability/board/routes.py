@@ -23,7 +23,17 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from services.accountability import alerts, alerts_api, api, evidence, feedback_api, ownership, scorecard, search
+from services.accountability import (
+    alerts,
+    alerts_api,
+    api,
+    evidence,
+    feedback_api,
+    ownership,
+    scorecard,
+    search,
+    silences,
+)
 from services.accountability.board import auth, chart
 from services.accountability.board.auth import Viewer
 from services.accountability.deps import Role, storable_id
@@ -480,7 +490,7 @@ def stage_page(stage: str, request: Request) -> Response:
             stage_alerts = alerts.list_alerts(
                 session=session, status=None, stage=stage, rule_id=None, since=None, limit=20
             )
-            silences = [s for s in alerts.silences(session=session, active_at=now) if s.stage in (None, stage)]
+            muted = [s for s in silences.list_silences(session=session, active_at=now) if s.stage in (None, stage)]
             rows, nxt, page_error = _evidence_page(session, query, cursor) if query else ([], None, None)
             team_ids = list(ownership.teams(session=session)) if viewer.can(Role.admin) else []
         rules = [r for r in runtime.journey.alert_rules if r.stage in (None, stage)]
@@ -488,7 +498,7 @@ def stage_page(stage: str, request: Request) -> Response:
         return _render(
             request, viewer, "stage.html", card=card, window=window, windows=list(scorecard.WINDOWS),
             chart=chart.svg(points, title=f"{card.name}: volume and negative share over the last {window}"),
-            points=points, themes=themes, alerts=stage_alerts, silences=silences, rules=rules, items=rows,
+            points=points, themes=themes, alerts=stage_alerts, silences=muted, rules=rules, items=rows,
             next_link=(f"?{urlencode({**keep, 'cursor': nxt})}" if nxt else None), filters=filters,
             filter_error=filter_error or page_error, now=now, back=request.url.path + "?" + urlencode(keep),
             team_ids=team_ids,
