@@ -92,8 +92,14 @@ def resolve_jars(cache_dir: Path | None = None, *, version: str = KAFKA_VERSION)
 
 
 def cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, as `kafka-storage random-uuid`."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, as `kafka-storage random-uuid`.
+
+    Never one that starts with '-': the storage tool would read `-t -abc...` as an option and refuse to format
+    (one id in 64 did; Kafka's own random-uuid skips them for the same reason)."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 class ApacheKafka:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.accountability.migrate import upgrade
+from services.accountability.ownership import seed, upsert_team
 from shared.cloudevents import CloudEvent, encode
+from shared.db import make_engine
+from shared.journey import JourneyMap
 from shared.models import ClassifiedFeedback, EventType
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -87,3 +96,21 @@ def journey_event(*, customer: str, event: str = "order_placed", at: datetime = 
     return classified(
         stage="buy", label="neutral", customer=customer, kind="journey_event", at=at, metadata={"event": event}, **kw
     )
+
+
+@contextmanager
+def migrated(database_url: str, journey: JourneyMap, hooks: dict[str, str] | None = None) -> Iterator[Engine]:
+    """An engine on a migrated database seeded with the journey map's teams and owners; `hooks` gives teams a
+    webhook receiver each ({team: url}), so deliveries have somewhere to go."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        seed(session=session, journey=journey, now=T0)
+        for team, url in (hooks or {}).items():
+            receivers = [{"type": "webhook", "url": url}]
+            upsert_team(session=session, team_id=team, name=None, escalation=None, receivers=receivers, by="t", at=T0)
+        session.commit()
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -5,7 +5,6 @@ webhook receivers, one of them down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,16 +15,13 @@ from sqlmodel import Session
 
 from services.accountability import evidence
 from services.accountability.delivery import slack_message
-from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, OutboxEntry, columns
 from services.accountability.outbox import alert_payload, delivery_states
-from services.accountability.ownership import seed
 from services.accountability.service import process_batch
 from services.cli.embedded import free_port
-from shared.db import make_engine
-from shared.journey import JourneyMap, load_journey_map
+from shared.journey import JourneyMap
 from shared.models import Channel, ClassifiedFeedback
-from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
+from shared.settings import KafkaSettings
 from tests.accountability.factories import T0, MovableClock, classified
 from tests.accountability.harness import ADMIN, READ, eventually, produce, read_topic, running, settings_for
 from tests.accountability.receiver import WebhookReceiver
@@ -106,22 +102,6 @@ def test_a_rules_window_is_its_parameter_or_its_kinds_default() -> None:
 
 
 # -- on a real database ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
-def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        session.commit()
-    yield engine
-    engine.dispose()
 
 
 def _process(engine: Engine, journey: JourneyMap, items: list[ClassifiedFeedback], now: datetime = T0) -> None:

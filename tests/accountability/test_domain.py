@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,27 +18,10 @@ from services.accountability.models import VERSION_TABLE, Alert, FeedbackItem, M
 from services.accountability.ownership import audit_log, seed, set_owners, upsert_team
 from services.accountability.service import change_alert, housekeeping, process_batch, relabel
 from shared.db import make_engine
-from shared.journey import JourneyMap, load_journey_map
-from shared.settings import DEFAULT_JOURNEY_MAP
+from shared.journey import JourneyMap
 from tests.accountability.factories import T0, MovableClock, classified, journey_event
 
 TOPIC = "t.cx.alerts"
-
-
-@pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
-def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        session.commit()
-    yield engine
-    engine.dispose()
 
 
 def _process(engine: Engine, journey: JourneyMap, items: list, now=T0):  # type: ignore[no-untyped-def]

@@ -12,14 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, OutboxEntry
-from services.accountability.ownership import seed, upsert_team
+from services.accountability.ownership import upsert_team
 from services.accountability.service import change_alert, housekeeping, process_batch
-from shared.db import make_engine
-from shared.journey import JourneyMap, Team, WorkingHours, load_journey_map
-from shared.settings import DEFAULT_JOURNEY_MAP
-from tests.accountability.factories import T0, MovableClock, classified
+from shared.journey import JourneyMap, Team, WorkingHours
+from tests.accountability.factories import T0, MovableClock, classified, migrated
 
 TOPIC = "t.cx.alerts"
 BERLIN_HOURS = {"days": "mon-fri", "from": "09:00", "to": "18:00", "tz": "Europe/Berlin"}
@@ -30,28 +27,9 @@ MEMBERS = [
 
 
 @pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
 def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        upsert_team(
-            session=session,
-            team_id="cto-office",
-            name=None,
-            escalation=None,
-            receivers=[{"type": "webhook", "url": "http://127.0.0.1:9/cto"}],
-            by="t",
-            at=T0,
-        )
-        session.commit()
-    yield engine
-    engine.dispose()
+    with migrated(database_url, journey, hooks={"cto-office": "http://127.0.0.1:9/cto"}) as engine:
+        yield engine
 
 
 def _chain(engine: Engine, chain: list[dict[str, Any]], team: str = "product") -> None:

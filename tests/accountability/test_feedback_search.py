@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability.migrate import upgrade
-from services.accountability.ownership import seed
 from services.accountability.service import process_batch
-from shared.db import make_engine
-from shared.journey import JourneyMap, load_journey_map
+from shared.journey import JourneyMap
 from shared.models import ClassifiedFeedback
-from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
+from shared.settings import KafkaSettings
 from tests.accountability.factories import T0, MovableClock, classified, journey_event
 from tests.accountability.harness import OPERATOR, READ, read_topic, running, settings_for
 
@@ -29,22 +24,6 @@ SOURCES = ["zendesk", "twitter", "survey-tool"]
 SEVERITIES = ["normal", "high", "critical"]
 LABELS = ["negative", "neutral", "positive"]
 WORDS = ["refund", "late", "delivery", "invoice", "charged", "twice", "app", "crash", "login", "agent", "rude", "slow"]
-
-
-@pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
-def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        session.commit()
-    yield engine
-    engine.dispose()
 
 
 def _store(engine: Engine, journey: JourneyMap, items: list[ClassifiedFeedback]) -> None:

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, FeedbackItem, FollowUp, OutboxEntry
-from services.accountability.ownership import seed
 from services.accountability.service import change_alert, process_batch
-from shared.db import make_engine
-from shared.journey import JourneyMap, load_journey_map
+from shared.journey import JourneyMap
 from shared.models import ClassifiedFeedback
-from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
-from tests.accountability.factories import T0, MovableClock, classified
+from shared.settings import KafkaSettings
+from tests.accountability.factories import MovableClock, classified
 from tests.accountability.harness import OPERATOR, READ, eventually, produce, read_topic, running, settings_for
 
 TOPIC = "t.cx.alerts"
 FOLLOWUPS = "t.cx.followups"
-
-
-@pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
-def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        session.commit()
-    yield engine
-    engine.dispose()
 
 
 def _store(engine: Engine, journey: JourneyMap, items: list[ClassifiedFeedback], clock: MovableClock) -> None:

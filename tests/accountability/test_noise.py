@@ -13,15 +13,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.accountability import silences
-from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, AuditEntry, OutboxEntry, Silence
-from services.accountability.ownership import seed, upsert_team
+from services.accountability.ownership import upsert_team
 from services.accountability.service import change_alert, housekeeping, process_batch
 from services.accountability.silences import RecurrenceError, silence_covers
-from shared.db import make_engine
-from shared.journey import JourneyMap, load_journey_map
-from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
-from tests.accountability.factories import T0, MovableClock, classified
+from shared.journey import JourneyMap
+from shared.settings import KafkaSettings
+from tests.accountability.factories import T0, MovableClock, classified, migrated
 from tests.accountability.harness import ADMIN, OPERATOR, READ, running, settings_for
 
 TOPIC = "t.cx.alerts"
@@ -34,29 +32,13 @@ def _utc(*parts: int) -> datetime:
 
 
 @pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
 def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        for team in ("billing", "customer-care", "product"):
-            upsert_team(
-                session=session,
-                team_id=team,
-                name=None,
-                escalation=None,
-                receivers=[{"type": "webhook", "url": f"http://127.0.0.1:9/{team}"}],
-                by="t",
-                at=T0,
-            )
-        session.commit()
-    yield engine
-    engine.dispose()
+    with migrated(
+        database_url,
+        journey,
+        hooks={team: f"http://127.0.0.1:9/{team}" for team in ("billing", "customer-care", "product")},
+    ) as engine:
+        yield engine
 
 
 def _process(engine: Engine, journey: JourneyMap, items: list, now: datetime) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]

@@ -11,9 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.accountability.alerts import AlertStateError, ResolutionError
-from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, OutboxEntry
-from services.accountability.ownership import seed, stage_teams, upsert_team
+from services.accountability.ownership import stage_teams
 from services.accountability.rules import (
     AlertFacts,
     AlertStatus,
@@ -28,10 +27,8 @@ from services.accountability.rules import (
 from services.accountability.scorecard import scorecard, team_resolutions
 from services.accountability.service import change_alert, housekeeping, process_batch
 from services.accountability.store import store_batch
-from shared.db import make_engine
-from shared.journey import HealthThresholds, JourneyMap, NegativeShareParams, VolumeSpikeParams, load_journey_map
-from shared.settings import DEFAULT_JOURNEY_MAP
-from tests.accountability.factories import T0, MovableClock, classified
+from shared.journey import HealthThresholds, JourneyMap, NegativeShareParams, VolumeSpikeParams
+from tests.accountability.factories import MovableClock, classified, migrated
 
 TOPIC = "t.cx.alerts"
 
@@ -103,22 +100,11 @@ def test_a_critical_item_never_resolves_on_silence() -> None:
 
 
 @pytest.fixture
-def journey() -> JourneyMap:
-    return load_journey_map(DEFAULT_JOURNEY_MAP)
-
-
-@pytest.fixture
 def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        for team in ("billing", "customer-care"):  # pay's accountable team and a contributing one
-            hook = [{"type": "webhook", "url": f"https://hooks.example/{team}"}]
-            upsert_team(session=session, team_id=team, name=None, escalation=None, receivers=hook, by="t", at=T0)
-        session.commit()
-    yield engine
-    engine.dispose()
+    with migrated(
+        database_url, journey, hooks={team: f"https://hooks.example/{team}" for team in ("billing", "customer-care")}
+    ) as engine:
+        yield engine
 
 
 def _store(engine: Engine, journey: JourneyMap, items: list, clock: MovableClock) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]

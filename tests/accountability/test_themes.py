@@ -3,7 +3,6 @@ PostgreSQL (planted themes, pinned identity, emerging alerts, erasure, correctio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.accountability import themes
-from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, FeedbackItem, OutboxEntry, ThemeHour, columns
-from services.accountability.ownership import seed
 from services.accountability.privacy import erase_customer, expire_text
 from services.accountability.service import process_batch, relabel
 from services.accountability.themes import (
@@ -28,7 +25,6 @@ from services.accountability.themes import (
     pinned_of,
     run_job,
 )
-from shared.db import make_engine
 from shared.journey import JourneyMap, load_journey_map
 from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
 from tests.accountability.factories import T0, MovableClock, classified, journey_event
@@ -143,17 +139,6 @@ def _journey(mutate: Any = None) -> JourneyMap:
     if mutate is not None:
         mutate(raw)
     return JourneyMap.model_validate(raw)
-
-
-@pytest.fixture
-def engine(database_url: str, journey: JourneyMap) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session=session, journey=journey, now=T0)
-        session.commit()
-    yield engine
-    engine.dispose()
 
 
 def _store(engine: Engine, journey: JourneyMap, items: list[Any], now: datetime) -> None:

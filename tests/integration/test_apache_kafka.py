@@ -31,6 +31,7 @@ def test_the_broker_is_resolved_from_maven_at_the_pinned_version() -> None:
     assert (lib / f"kafka_2.13-{KAFKA_VERSION}.jar").exists()
     assert (lib / f"kafka-clients-{KAFKA_VERSION}.jar").exists()
     assert len(cluster_id()) == 22
+    assert not any(cluster_id().startswith("-") for _ in range(2000))  # 1 in 64 random ids would: the tool refuses
 
 
 async def _produce(bootstrap: str, topic: str, count: int) -> None:
