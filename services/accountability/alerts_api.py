@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from services.accountability import alerts, evidence, metrics, moments, outbox, search, silences
+from services.accountability import alerts, evidence, metrics, moments, outbox, search, silences, transitions
 from services.accountability.api import feedback_public
 from services.accountability.deps import OperatorDep, ReaderDep, RuntimeDep, SessionDep, storable_id
 from services.accountability.models import Alert, Silence, StageOwnership
@@ -170,9 +170,9 @@ def _act(
             followups_topic=runtime.topics.followups if runtime.settings.followups_per_alert else None,
             followups_limit=runtime.settings.followups_per_alert,
         )
-    except alerts.AlertStateError as exc:
+    except transitions.AlertStateError as exc:
         raise Problem(409, "Alert state conflict", str(exc)) from exc
-    except alerts.ResolutionError as exc:
+    except transitions.ResolutionError as exc:
         raise Problem(422, "Resolution incomplete", str(exc)) from exc
     if transition is not None:
         note = body.note if body else ""

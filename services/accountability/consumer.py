@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityE
 from sqlmodel import Session
 
 from services.accountability import metrics
-from services.accountability.alerts import WindowCache
+from services.accountability.conditions import WindowCache
 from services.accountability.service import BatchOutcome, process_batch
 from shared.cloudevents import CloudEventError, decode
 from shared.kafka import RetryableError, record_ref, send_to_dlq

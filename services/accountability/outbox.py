@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from services.accountability import evidence
-from services.accountability.alerts import Page, Transition
 from services.accountability.models import Alert, OutboxEntry, Silence, Team, columns
 from services.accountability.ownership import mask_url, stage_teams
 from services.accountability.rules import DeliveryStatus
 from services.accountability.silences import active_silence
+from services.accountability.transitions import Page, Transition
 from shared.journey import contact_kind
 from shared.models import EventType
 

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from services.accountability import alerts as alert_rules
-from services.accountability import followups, silences
-from services.accountability.alerts import Transition
+from services.accountability import conditions, escalation, followups, silences, verification
 from services.accountability.models import Alert
 from services.accountability.moments import MomentHit, evaluate_moments
 from services.accountability.outbox import enqueue_correction, enqueue_silence_reminder, enqueue_transition
 from services.accountability.ownership import audit, stage_teams, teams
 from services.accountability.store import StoredItem, correct_stage, get_feedback, store_batch
+from services.accountability.transitions import Transition
 from shared.journey import EscalationStep, JourneyMap
 from shared.models import ClassifiedFeedback, utcnow
 
@@ -40,7 +40,7 @@ def process_batch(
     items: Sequence[ClassifiedFeedback],
     now: datetime,
     alerts_topic: str,
-    windows: alert_rules.WindowCache | None = None,
+    windows: conditions.WindowCache | None = None,
 ) -> BatchOutcome:
     """Store the new items, advance moments of truth, apply alert rules and queue deliveries (caller commits)."""
     outcome = BatchOutcome(stored=store_batch(session=session, items=items, stored_at=now))
@@ -82,7 +82,7 @@ def housekeeping(
     target), queueing the deliveries; remind creators of silences still in force (caller commits)."""
     all_teams = teams(session=session)
     escalation_of = {}
-    chains: dict[str, alert_rules.Chain] = {}
+    chains: dict[str, escalation.Chain] = {}
     for stage in journey.stage_ids:
         accountable, _ = stage_teams(session=session, stage=stage)
         team = all_teams.get(accountable)
@@ -90,7 +90,7 @@ def housekeeping(
         if team is not None and team.chain:
             steps = [EscalationStep.model_validate(step) for step in team.chain]
             members = {str(m.get("name")): str(m.get("contact")) for m in team.members}
-            chains[stage] = alert_rules.Chain(team=team.id, steps=steps, members=members)
+            chains[stage] = escalation.Chain(team=team.id, steps=steps, members=members)
     changes = alert_rules.housekeeping(
         session=session,
         journey=journey,
@@ -141,11 +141,11 @@ def change_alert(
     followups_limit: int = 50,
 ) -> tuple[Alert, str | None]:
     """Acknowledge or resolve an alert and queue its deliveries; (alert, transition or None if nothing changed).
-    A resolution needs a resolution code (and a note for a window alert): `alerts.ResolutionError` otherwise."""
+    A resolution needs a resolution code (and a note for a window alert): `transitions.ResolutionError` otherwise."""
     if action == "ack":
         change = alert_rules.acknowledge(session=session, alert_id=alert_id, by=by, now=now)
     else:
-        change = alert_rules.resolve(
+        change = verification.resolve(
             session=session, journey=journey, alert_id=alert_id, by=by, now=now, code=code, note=note
         )
     if change is None:

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlmodel import Session
 
-from services.accountability.alerts import Transition, open_key, raise_alert
+from services.accountability.alerts import raise_alert
 from services.accountability.bulk import bulk_insert
 from services.accountability.models import (
     Alert,
@@ -44,6 +44,7 @@ from services.accountability.models import (
 )
 from services.accountability.outbox import enqueue_transition
 from services.accountability.scorecard import WINDOWS, StageNumbers, health_colour, parse_duration
+from services.accountability.transitions import Transition, open_key
 from shared.journey import UNASSIGNED, AlertRule, HealthThresholds, JourneyMap, Stage
 from shared.models import Kind
 

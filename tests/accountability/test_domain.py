@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from services.accountability import alerts, silences
-from services.accountability.alerts import ResolutionError
 from services.accountability.migrate import upgrade
 from services.accountability.models import VERSION_TABLE, Alert, FeedbackItem, MomentOccurrence, OutboxEntry
 from services.accountability.ownership import audit_log, seed, set_owners, upsert_team
 from services.accountability.service import change_alert, housekeeping, process_batch, relabel
+from services.accountability.transitions import ResolutionError
 from shared.db import make_engine
 from shared.journey import JourneyMap
 from tests.accountability.factories import T0, MovableClock, classified, journey_event

@@ -230,3 +230,25 @@ def test_working_hours_follow_the_time_zone_and_the_days() -> None:
 def test_chains_are_checked_when_the_map_loads(team: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         Team.model_validate({"id": "t", "name": "T", **team})
+
+
+def test_a_reopened_alert_starts_its_chain_over_and_keeps_who_was_paged() -> None:
+    from services.accountability.models import Alert as AlertRow
+    from services.accountability.rules import Verification
+    from services.accountability.verification import reopen
+
+    paged = [{"step": 1, "to": "olga", "repeat": 0, "at": T0.isoformat()}]
+    alert = AlertRow(
+        id="a", stage="use", rule_id="negative_share", rule_kind="negative_share", status="resolved_pending_verification",
+        open_key="use:negative_share", title="t", opened_at=T0, last_seen_at=T0, last_active_at=T0,
+        details={"escalation": {"since": T0.isoformat(), "next": 2, "history": paged}},
+    )  # fmt: skip
+
+    class Sink:
+        def add(self, _: object) -> None:
+            pass
+
+    later = T0 + timedelta(hours=5)
+    change = reopen(Sink(), alert, Verification("not_recovered", "still bad", {}), later)  # type: ignore[arg-type]
+    assert change.name == "reopened" and alert.status == "open" and alert.escalated_at is None
+    assert alert.details["escalation"] == {"since": later.isoformat(), "next": 0, "history": paged}

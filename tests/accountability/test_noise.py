@@ -190,6 +190,32 @@ def test_a_silence_still_in_force_is_reported_to_its_creator_once(engine: Engine
         assert all(s.reminded_at is None for s in session.execute(select(Silence)).scalars() if s.stage == "use")
 
 
+def test_a_cause_that_opens_after_its_symptom_mutes_it_from_then_on(engine: Engine, journey: JourneyMap) -> None:
+    baseline = [classified(stage="get_help", label="positive", at=T0 - timedelta(hours=h)) for h in range(2, 26)]
+    _process(engine, journey, baseline, T0)
+    calls = [classified(stage="get_help", label="positive", text="is it down?", at=T0) for _ in range(30)]
+    assert _process(engine, journey, calls, T0) == [("get_help", "volume_spike", "opened")]
+    symptom = _alert(engine, "get_help", "volume_spike")
+    assert symptom.inhibited_by is None and ("opened", "*") in _rows(engine, symptom.id)
+    later = T0 + timedelta(minutes=3)
+    outage = [classified(stage="use", text="app down", at=later) for _ in range(25)]
+    assert _process(engine, journey, outage, later) == [("use", "negative_share", "opened")]
+    cause = _alert(engine, "use", "negative_share")
+    muted = _alert(engine, "get_help", "volume_spike")
+    assert muted.inhibited_by == cause.id and muted.details["inhibition"]["by"] == cause.id
+    with Session(engine) as session:
+        out = housekeeping(
+            session=session,
+            journey=journey,
+            now=T0 + timedelta(minutes=40),
+            auto_resolve_after=timedelta(days=1),
+            escalate_after=timedelta(minutes=30),
+            alerts_topic=TOPIC,
+        )
+        session.commit()
+    assert ("get_help", "escalated") not in [(s, t) for s, _, t in out.transitions]  # nobody paged for the symptom
+
+
 def test_an_outage_on_use_inhibits_the_volume_spike_on_get_help(engine: Engine, journey: JourneyMap) -> None:
     baseline = [classified(stage="get_help", label="positive", at=T0 - timedelta(hours=h)) for h in range(2, 26)]
     assert _process(engine, journey, baseline, T0) == []

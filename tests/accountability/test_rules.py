@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability.alerts import AlertStateError, ResolutionError
 from services.accountability.models import Alert, OutboxEntry
 from services.accountability.ownership import stage_teams
 from services.accountability.rules import (
@@ -27,6 +26,7 @@ from services.accountability.rules import (
 from services.accountability.scorecard import scorecard, team_resolutions
 from services.accountability.service import change_alert, housekeeping, process_batch
 from services.accountability.store import store_batch
+from services.accountability.transitions import AlertStateError, ResolutionError
 from shared.journey import HealthThresholds, JourneyMap, NegativeShareParams, VolumeSpikeParams
 from tests.accountability.factories import MovableClock, classified, migrated
 

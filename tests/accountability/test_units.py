@@ -110,7 +110,7 @@ def test_window_cache_adds_stored_items_between_refreshes_and_rereads_after_its_
 
     from sqlmodel import Session
 
-    from services.accountability.alerts import WindowCache
+    from services.accountability.conditions import WindowCache
     from services.accountability.migrate import upgrade
     from services.accountability.store import store_batch
     from shared.db import make_engine
