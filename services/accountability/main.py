@@ -1,9 +1,8 @@
-"""Wiring: the FastAPI app, its lifespan (runtime start/stop), routers, and the operations routes."""
+"""Wiring of the accountability service: `uvicorn services.accountability.main:app`. The Runtime (database,
+consumer loop, outbox dispatcher, evaluator, theme and digest jobs) is built and started in the lifespan;
+importing this module builds only the app's shape."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,39 +14,26 @@ from services.accountability.board import routes as board_routes
 from services.accountability.runtime import Runtime
 from services.accountability.service import Clock
 from services.accountability.settings import AccountabilitySettings
-from shared.http import BodyLimit, install_problem_handlers, ops_router, problem_response
-from shared.logging import configure_logging
+from shared.http import problem_response
+from shared.wiring import service_app
 
 
 def create_app(
     settings: AccountabilitySettings | None = None, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> FastAPI:
     """The accountability service; settings come from the environment unless given (tests pass their own)."""
-    holder: dict[str, Runtime] = {}
-    static = settings or AccountabilitySettings()  # what the app's shape needs before start-up
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        conf = settings or AccountabilitySettings()
-        configure_logging("accountability", conf.log_level)
-        runtime = Runtime(conf, clock=clock, engine=engine)
-        holder["runtime"] = runtime
-        app.state.runtime = runtime
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = FastAPI(
+    conf = settings or AccountabilitySettings()
+    app = service_app(
+        name="accountability",
+        settings=conf,
+        runtime=lambda: Runtime(conf, clock=clock, engine=engine),
+        checks=("broker", "database", "consumer"),
+        routers=[api.router, feedback_api.router, alerts_api.router, themes_api.router, board_routes.router],
+        body_limit=conf.max_body_bytes,
         title="Journeyline accountability",
         version="0.1.0",
         description="Stores classified feedback; stage owners, shared scorecards, moments of truth and alerts.",
-        lifespan=lifespan,
-        **static.docs_urls(),
     )
-    install_problem_handlers(app)
-    app.add_middleware(BodyLimit, default=static.max_body_bytes)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
@@ -59,23 +45,6 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
-    async def broker() -> bool:
-        return await holder["runtime"].broker_ready()
-
-    async def database() -> bool:
-        return await holder["runtime"].database_ready()
-
-    async def consumer() -> bool:
-        return await holder["runtime"].consumer_ready()
-
-    app.include_router(
-        ops_router({"broker": broker, "database": database, "consumer": consumer}, metrics_token=static.metrics_token)
-    )
-    app.include_router(api.router)
-    app.include_router(feedback_api.router)
-    app.include_router(alerts_api.router)
-    app.include_router(themes_api.router)
-    app.include_router(board_routes.router)
     return app
 
 

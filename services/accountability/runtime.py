@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -21,8 +21,10 @@ from services.accountability.service import BatchOutcome, Clock, housekeeping, s
 from services.accountability.settings import AccountabilitySettings
 from services.accountability.themes import JobOutcome, run_job
 from shared.db import database_reachable, make_engine
+from shared.http import ReadinessCheck
 from shared.journey import JourneyMap, load_journey_map
 from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
+from shared.wiring import all_ready
 
 log = logging.getLogger(__name__)
 GROUP = "accountability"
@@ -217,6 +219,12 @@ class Runtime:
                         session=session, journey=self.journey, team=team.id, window=window, now=now
                     )
                     metrics.export_resolutions(metrics.TEAM_RESOLUTION, (team.id, window), figures)
+
+    def checks(self) -> Mapping[str, ReadinessCheck]:
+        return {"broker": self.broker_ready, "database": self.database_ready, "consumer": self.consumer_ready}
+
+    async def ready(self) -> bool:
+        return await all_ready(self.checks())
 
     async def broker_ready(self) -> bool:
         return await broker_reachable(self.producer)

@@ -11,7 +11,8 @@ from shared.http import Problem
 
 
 def get_classifier(request: Request) -> Classifier:
-    classifier: Classifier | None = getattr(request.app.state, "classifier", None)
+    runtime = getattr(request.app.state, "runtime", None)
+    classifier: Classifier | None = getattr(runtime, "classifier", None)
     if classifier is None:
         raise Problem(503, "Not ready", "the classifier is still loading", headers={"Retry-After": "2"})
     return classifier
