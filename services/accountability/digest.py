@@ -28,7 +28,7 @@ from sqlmodel import Session
 from services.accountability.models import Alert, DigestRun, FeedbackItem, OutboxEntry, Team, columns
 from services.accountability.ownership import all_owners
 from services.accountability.scorecard import journey_view
-from services.accountability.themes import stage_themes
+from services.accountability.theme_reads import stage_themes
 from shared.journey import UNASSIGNED, JourneyMap
 
 DIGEST_EVENT = "io.journeyline.digest.weekly"

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from services.accountability import evidence, rollup, themes
+from services.accountability import evidence, rollup, theme_hours
 from services.accountability.models import (
     Alert,
     CustomerMomentState,
@@ -47,7 +47,7 @@ def erase_customer(*, session: Session, customer_id: str, now: datetime, correct
     rows = [dict(r._mapping) for r in session.execute(select(table).where(f.customer_id == customer_id))]
     ids = [row["id"] for row in rows]
     rollup.add_rows(session=session, rows=rows, sign=-1)
-    themes.forget_items(session=session, item_ids=ids)  # theme counts and example ids lose them too
+    theme_hours.forget_items(session=session, item_ids=ids)  # theme counts and example ids lose them too
     evidence.forget_items(session=session, item_ids=ids)  # and so do the examples alerts recorded
     session.execute(delete(FeedbackItem).where(f.customer_id == customer_id))
     moments = _deleted(session, delete(MomentOccurrence).where(columns(MomentOccurrence).customer_id == customer_id))

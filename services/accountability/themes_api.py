@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.accountability import themes
+from services.accountability import theme_reads
 from services.accountability.deps import ReaderDep, RuntimeDep, SessionDep
 from services.accountability.schemas import Window
 from shared.http import Problem
@@ -126,7 +126,7 @@ def stage_themes(
 ) -> StageThemes:
     if stage not in runtime.journey.stage_ids:
         raise Problem(404, "Unknown stage", f"no stage {stage!r}; known: {', '.join(runtime.journey.stage_ids)}")
-    found: dict[str, Any] = themes.stage_themes(
+    found: dict[str, Any] = theme_reads.stage_themes(
         session=session, journey=runtime.journey, stage=stage, window=window, sort=sort, limit=limit
     )
     return StageThemes.model_validate(found)
@@ -145,4 +145,6 @@ def journey_drivers(
     kind: Annotated[Literal["stage", "theme"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Drivers:
-    return Drivers.model_validate(themes.drivers(session=session, window=window, metric=metric, kind=kind, limit=limit))
+    return Drivers.model_validate(
+        theme_reads.drivers(session=session, window=window, metric=metric, kind=kind, limit=limit)
+    )

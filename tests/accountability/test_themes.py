@@ -12,19 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import themes
+from services.accountability import theme_figures, theme_hours, theme_phrases, theme_reads
 from services.accountability.models import Alert, FeedbackItem, OutboxEntry, ThemeHour, columns
 from services.accountability.privacy import erase_customer, expire_text
 from services.accountability.service import process_batch, relabel
-from services.accountability.themes import (
-    impact,
-    item_themes,
-    key_phrases,
-    leave_impact,
-    merge_phrases,
-    pinned_of,
-    run_job,
-)
+from services.accountability.theme_figures import impact, leave_impact
+from services.accountability.theme_phrases import item_themes, key_phrases, merge_phrases, pinned_of
+from services.accountability.themes import JobOutcome, run_job
 from shared.journey import JourneyMap, load_journey_map
 from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
 from tests.accountability.factories import T0, MovableClock, classified, journey_event
@@ -58,8 +52,8 @@ def test_key_phrases_are_unicode_aware_lower_case_and_bounded() -> None:
     assert key_phrases("Ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ") == ["fullwidth text", "fullwidth", "text"]  # NFKC
     long = " ".join(f"word{chr(97 + i)}x alpha{chr(97 + i)}y" for i in range(26))
     phrases = key_phrases(long + " " + "z" * 200)
-    assert len(phrases) <= themes.MAX_BIGRAMS + themes.MAX_UNIGRAMS
-    assert all(len(p) <= themes.MAX_PHRASE_CHARS for p in phrases)
+    assert len(phrases) <= theme_phrases.MAX_BIGRAMS + theme_phrases.MAX_UNIGRAMS
+    assert all(len(p) <= theme_phrases.MAX_PHRASE_CHARS for p in phrases)
 
 
 def test_pinned_themes_match_seed_phrases_on_word_boundaries() -> None:
@@ -100,7 +94,7 @@ def test_merging_drops_words_covered_by_phrases_and_phrases_of_pinned_themes() -
 
 
 def _sums(**kw: float) -> dict[str, float]:
-    return {**themes.empty(), **kw}
+    return {**theme_figures.empty(), **kw}
 
 
 def test_impact_is_the_score_of_all_answers_minus_the_score_without_the_theme_by_hand() -> None:
@@ -119,7 +113,7 @@ def test_impact_is_the_score_of_all_answers_minus_the_score_without_the_theme_by
 def test_leave_impact_by_hand() -> None:
     first = dict.fromkeys("abcd", T0)
     left = {"a": T0 + timedelta(days=1), "b": T0 + timedelta(days=2), "c": T0 - timedelta(days=1)}  # c left before
-    assert themes.leave_share(first, left) == 0.5
+    assert theme_figures.leave_share(first, left) == 0.5
     # the theme's customers are a and b: without them nobody left -> 0.5 - 0 = +0.5 (they leave more)
     assert leave_impact(first, left, ["a", "b"]) == 0.5
     # without c and d (who stayed) the share is 1.0: -0.5
@@ -147,7 +141,7 @@ def _store(engine: Engine, journey: JourneyMap, items: list[Any], now: datetime)
         session.commit()
 
 
-def _job(engine: Engine, journey: JourneyMap, now: datetime) -> themes.JobOutcome:
+def _job(engine: Engine, journey: JourneyMap, now: datetime) -> JobOutcome:
     with Session(engine, expire_on_commit=False) as session:
         outcome = run_job(session=session, journey=journey, now=now, alerts_topic=TOPIC)
         session.commit()
@@ -156,7 +150,7 @@ def _job(engine: Engine, journey: JourneyMap, now: datetime) -> themes.JobOutcom
 
 def _themes(engine: Engine, journey: JourneyMap, stage: str, window: str = "7d", **kw: Any) -> dict[str, Any]:
     with Session(engine) as session:
-        return themes.stage_themes(session=session, journey=journey, stage=stage, window=window, **kw)
+        return theme_reads.stage_themes(session=session, journey=journey, stage=stage, window=window, **kw)
 
 
 CRASH = [
@@ -292,9 +286,9 @@ def test_drivers_rank_stages_and_themes_by_impact_on_the_overall_figures(engine:
     _store(engine, journey, leavers, now=T0 - timedelta(hours=2))
     _job(engine, journey, T0)
     with Session(engine) as session:
-        nps = themes.drivers(session=session, window="30d", metric="nps")
-        leave = themes.drivers(session=session, window="30d", metric="leave")
-        csat_stages = themes.drivers(session=session, window="30d", metric="csat", kind="stage")
+        nps = theme_reads.drivers(session=session, window="30d", metric="nps")
+        leave = theme_reads.drivers(session=session, window="30d", metric="leave")
+        csat_stages = theme_reads.drivers(session=session, window="30d", metric="csat", kind="stage")
     rows = nps["rows"]
     impacts = [r["impact"]["nps"] for r in rows if r["impact"]["nps"] is not None]
     assert impacts == sorted(impacts)
@@ -482,7 +476,7 @@ def test_many_corrections_at_one_time_are_all_applied_in_batches_and_reset_recou
                 corrections_topic="t.c",
             )
         session.commit()
-    monkeypatch.setattr(themes, "BATCH", 2)
+    monkeypatch.setattr(theme_hours, "BATCH", 2)
     moved = [_job(engine, journey, T0 + timedelta(minutes=i)).recounted for i in range(4)]
     assert moved == [2, 2, 1, 0]
     crash = next(t for t in _themes(engine, journey, "use")["themes"] if t["label"] == "app crashes")
@@ -490,9 +484,9 @@ def test_many_corrections_at_one_time_are_all_applied_in_batches_and_reset_recou
 
     before = _themes(engine, journey, "use")
     with Session(engine) as session:
-        themes.reset(session=session)
+        theme_hours.reset(session=session)
         session.commit()
-    monkeypatch.setattr(themes, "BATCH", 2000)
+    monkeypatch.setattr(theme_hours, "BATCH", 2000)
     assert _job(engine, journey, T0 + timedelta(minutes=5)).counted == len(items)
     after = _themes(engine, journey, "use")
     assert after["themes"] == before["themes"] and after["stage_figures"] == before["stage_figures"]
@@ -553,9 +547,9 @@ async def test_the_endpoints_serve_themes_and_drivers_from_the_running_job(
 
 def test_window_bounds_are_whole_hours() -> None:
     now = datetime(2026, 11, 2, 12, 30, tzinfo=UTC)
-    assert themes.hour_of(now) == datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
-    assert themes.hour_of(datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) == datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-    assert themes._window_bounds(now, timedelta(days=1)) == (
+    assert theme_hours.hour_of(now) == datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+    assert theme_hours.hour_of(datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) == datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    assert theme_hours.window_bounds(now, timedelta(days=1)) == (
         datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
         datetime(2026, 11, 2, 13, 0, tzinfo=UTC),
     )

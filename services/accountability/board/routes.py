@@ -285,11 +285,11 @@ def resolution_codes(runtime: Runtime) -> list[str]:
 def themes_of(
     session: Session, runtime: Runtime, stage: str, window: str, limit: int = 10
 ) -> list[dict[str, Any]] | None:
-    """Adapter over `themes.stage_themes`: the stage's ranked themes, or None when themes cannot be read."""
+    """Adapter over `theme_reads.stage_themes`: the stage's ranked themes, or None when themes cannot be read."""
     try:
-        from services.accountability import themes
+        from services.accountability import theme_reads
 
-        found = themes.stage_themes(
+        found = theme_reads.stage_themes(
             session=session, journey=runtime.journey, stage=stage, window=window, sort="volume", limit=limit
         )
         return list(found.get("themes") or [])

@@ -1,0 +1,292 @@
+"""Counting items into themes: `acct_theme_items` (which item is in which theme, with the figures it counted) and
+`acct_theme_hours` (the figures per stage, theme and hour), and the job's watermark. An erasure or a stage
+correction takes out exactly what an item counted."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlmodel import Session
+
+from services.accountability.bulk import bulk_insert
+from services.accountability.models import (
+    FeedbackItem,
+    ThemeHour,
+    ThemeItem,
+    ThemeProgress,
+    columns,
+)
+from services.accountability.theme_figures import FIGURES, Sums
+from services.accountability.theme_phrases import PIN, item_themes
+from shared.journey import JourneyMap
+from shared.models import Kind
+
+HOUR = timedelta(hours=1)
+ALL = "*"  # the theme that is every item of a stage; also the snapshot "stage" of the journey's drivers
+SEEN = "-"  # the membership a journey event gets: counted in no theme, but marked as read by the job
+LOOKBACK = timedelta(hours=1)  # each run looks this far behind its watermark for items it has not counted
+BATCH = 2000
+LEAVE = "leave"  # the stage whose later reach counts as "the customer left"
+EXAMPLES = 3
+_ITEMS = ThemeItem.__table__  # type: ignore[attr-defined]
+_HOURS = ThemeHour.__table__  # type: ignore[attr-defined]
+PROGRESS = ThemeProgress.__table__  # type: ignore[attr-defined]
+JOB = "feedback"
+
+
+def aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def floor_hour(when: datetime) -> datetime:
+    return aware(when).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_of(occurred_at: datetime) -> datetime:
+    """The key of the hour bucket holding an item: the end of its hour ((key - 1 h, key])."""
+    floor = floor_hour(occurred_at)
+    return floor if floor == aware(occurred_at) else floor + HOUR
+
+
+def _add_hours(session: Session, rows: Iterable[Mapping[str, Any]], sign: int) -> None:
+    totals: dict[tuple[str, str, datetime], list[float]] = {}
+    for row in rows:
+        if row["theme"] == SEEN:
+            continue
+        nps, csat = row["nps"], row["csat"]
+        figures = (
+            1,
+            row["negative"],
+            nps is not None,
+            nps is not None and nps >= 9,
+            nps is not None and nps <= 6,
+            csat or 0,
+            csat is not None,
+        )
+        key = (row["stage"], row["theme"], aware(row["hour"]))
+        total = totals.setdefault(key, [0.0] * len(FIGURES))
+        for i, v in enumerate(figures):
+            total[i] += sign * v
+    buckets = [
+        {
+            "stage": s,
+            "theme": t,
+            "hour": h,
+            **{n: (v if n == "csat_sum" else int(v)) for n, v in zip(FIGURES, tot, strict=True)},
+        }
+        for (s, t, h), tot in sorted(totals.items())
+    ]
+    for i in range(0, len(buckets), 2000):
+        bulk_insert(
+            session=session,
+            table=_HOURS,
+            rows=buckets[i : i + 2000],
+            conflict=["stage", "theme", "hour"],
+            increment=list(FIGURES),
+        )
+
+
+def forget_items(*, session: Session, item_ids: Sequence[str]) -> int:
+    """Take items out of every theme (erasure, or before counting them again); returns the memberships removed."""
+    removed = 0
+    for i in range(0, len(item_ids), 500):
+        chunk = list(item_ids[i : i + 500])
+        rows = [dict(r) for r in session.execute(select(_ITEMS).where(_ITEMS.c.item_id.in_(chunk))).mappings()]
+        if rows:
+            _add_hours(session, rows, sign=-1)
+            session.execute(delete(_ITEMS).where(_ITEMS.c.item_id.in_(chunk)))
+            removed += len(rows)
+    return removed
+
+
+def count_items(*, session: Session, journey: JourneyMap, rows: Sequence[Mapping[str, Any]]) -> int:
+    """(Re)count feedback rows into their stage's themes: whatever they counted before is taken out first."""
+    forget_items(session=session, item_ids=[r["id"] for r in rows])
+    members: list[dict[str, Any]] = []
+    for row in rows:
+        base = {
+            "item_id": row["id"],
+            "stage": row["stage"],
+            "hour": hour_of(row["occurred_at"]),
+            "occurred_at": aware(row["occurred_at"]),
+            "negative": int(row["sentiment_label"] == "negative"),
+            "nps": row["nps"],
+            "csat": row["csat"],
+        }
+        if row["kind"] == Kind.journey_event.value:  # not feedback: in no theme
+            members.append({**base, "theme": SEEN})
+            continue
+        for theme in dict.fromkeys([ALL, *item_themes(row["text"], journey.stage(row["stage"]))]):
+            members.append({**base, "theme": theme})
+    for i in range(0, len(members), 2000):
+        bulk_insert(session=session, table=_ITEMS, rows=members[i : i + 2000], conflict=["item_id", "theme"])
+    _add_hours(session, members, sign=1)
+    return len(members)
+
+
+def reset(*, session: Session) -> None:
+    """Forget every theme count and the job's progress: its next runs count every stored item again (after a
+    change of the phrase rules, or to take in revised items; the snapshots stay until then)."""
+    session.execute(delete(_ITEMS))
+    session.execute(delete(_HOURS))
+    session.execute(delete(PROGRESS))
+
+
+def claim_progress(session: Session, now: datetime) -> dict[str, Any]:
+    """The job's watermark, locked for this transaction (a second job, in another process, waits for this one)."""
+    bulk_insert(
+        session=session,
+        table=PROGRESS,
+        rows=[
+            {
+                "name": JOB,
+                "stored_at": None,
+                "item_id": None,
+                "corrected_at": None,
+                "corrected_id": None,
+                "updated_at": now,
+            }
+        ],
+        conflict=["name"],
+    )
+    session.execute(update(PROGRESS).where(PROGRESS.c.name == JOB).values(updated_at=now))
+    return dict(session.execute(select(PROGRESS).where(PROGRESS.c.name == JOB)).mappings().one())
+
+
+_READ = ("id", "stage", "kind", "text", "nps", "csat", "sentiment_label", "occurred_at", "stored_at", "corrected_at")
+
+
+def count_new(
+    session: Session, journey: JourneyMap, progress: dict[str, Any], until: datetime, max_batches: int
+) -> int:
+    f = columns(FeedbackItem)
+    counted = 0
+    for _ in range(max_batches):
+        query = select(*[f[c] for c in _READ]).where(f.stored_at <= until)
+        if progress["stored_at"] is not None:
+            mark = aware(progress["stored_at"])
+            query = query.where(or_(f.stored_at > mark, and_(f.stored_at == mark, f.id > progress["item_id"])))
+        rows = [dict(r) for r in session.execute(query.order_by(f.stored_at, f.id).limit(BATCH)).mappings()]
+        if not rows:
+            break
+        count_items(session=session, journey=journey, rows=rows)
+        counted += len(rows)
+        progress["stored_at"], progress["item_id"] = rows[-1]["stored_at"], rows[-1]["id"]
+        if len(rows) < BATCH:
+            break
+    if progress["stored_at"] is not None:
+        counted += count_stragglers(session, journey, aware(progress["stored_at"]))
+    return counted
+
+
+def count_stragglers(session: Session, journey: JourneyMap, mark: datetime) -> int:
+    """Items stored up to `LOOKBACK` before the watermark that it passed without counting them: a batch whose
+    transaction committed after a later one had been read (its `stored_at` is when it began)."""
+    f, t = columns(FeedbackItem), _ITEMS.c
+    counted_already = and_(t.item_id == f.id, t.theme.in_([ALL, SEEN]))
+    query = (
+        select(*[f[c] for c in _READ])
+        .select_from(FeedbackItem.__table__.outerjoin(_ITEMS, counted_already))  # type: ignore[attr-defined]
+        .where(f.stored_at > mark - LOOKBACK, f.stored_at <= mark, t.item_id.is_(None))
+        .limit(BATCH)
+    )
+    rows = [dict(r) for r in session.execute(query).mappings()]
+    if rows:
+        count_items(session=session, journey=journey, rows=rows)
+    return len(rows)
+
+
+def recount_corrected(session: Session, journey: JourneyMap, progress: dict[str, Any], until: datetime) -> int:
+    """Items whose stage an operator corrected since the last run move to their new stage's themes."""
+    f = columns(FeedbackItem)
+    query = select(*[f[c] for c in _READ]).where(f.corrected_at.is_not(None), f.corrected_at <= until)
+    if progress["corrected_at"] is not None:
+        mark = aware(progress["corrected_at"])
+        query = query.where(or_(f.corrected_at > mark, and_(f.corrected_at == mark, f.id > progress["corrected_id"])))
+    rows = [dict(r) for r in session.execute(query.order_by(f.corrected_at, f.id).limit(BATCH)).mappings()]
+    if not rows:
+        return 0
+    count_items(session=session, journey=journey, rows=rows)
+    progress["corrected_at"], progress["corrected_id"] = rows[-1]["corrected_at"], rows[-1]["id"]
+    return len(rows)
+
+
+def read_theme_sums(
+    session: Session, start: datetime, end: datetime, *, themes: Iterable[str] | None = None, min_volume: int = 0
+) -> dict[tuple[str, str], Sums]:
+    """Per (stage, theme): the figures of the hours after `start` up to `end` (both hour keys)."""
+    h = _HOURS.c
+    query = (
+        select(h.stage, h.theme, *[func.sum(h[name]) for name in FIGURES])
+        .where(h.hour > start, h.hour <= end)
+        .group_by(h.stage, h.theme)
+    )
+    if themes is not None:
+        query = query.where(h.theme.in_(list(themes)))
+    if min_volume > 0:
+        query = query.having(or_(func.sum(h.volume) >= min_volume, h.theme == ALL, h.theme.like(f"{PIN}%")))
+    out = {}
+    for row in session.execute(query):
+        sums = {name: float(v or 0) for name, v in zip(FIGURES, row[2:], strict=True)}
+        if sums["volume"] > 0:
+            out[(row[0], row[1])] = sums
+    return out
+
+
+def window_bounds(now: datetime, span: timedelta) -> tuple[datetime, datetime]:
+    """(start, end) hour keys of the window ending now: the start moves back to its hour."""
+    return floor_hour(now - span), hour_of(now)
+
+
+def read_left_at(session: Session) -> dict[str, datetime]:
+    """Each customer's last item in `leave`."""
+    f = columns(FeedbackItem)
+    query = (
+        select(f.customer_id, func.max(f.occurred_at))
+        .where(f.stage == LEAVE, f.customer_id.is_not(None))
+        .group_by(f.customer_id)
+    )
+    return {c: aware(t) for c, t in session.execute(query)}
+
+
+def read_first_seen(session: Session, start: datetime, now: datetime) -> dict[str, dict[str, datetime]]:
+    """Per stage (not `leave`): each customer's first item in the window."""
+    f = columns(FeedbackItem)
+    query = (
+        select(f.stage, f.customer_id, func.min(f.occurred_at))
+        .where(f.occurred_at > start, f.occurred_at <= now, f.customer_id.is_not(None), f.stage != LEAVE)
+        .group_by(f.stage, f.customer_id)
+    )
+    out: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for stage, customer, first in session.execute(query):
+        out[stage][customer] = aware(first)
+    return out
+
+
+def theme_members(
+    session: Session, stage: str, keys: Sequence[str], start: datetime, now: datetime
+) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+    """For the listed themes of a stage in the window: their customers, and their latest few item ids."""
+    if not keys:
+        return {}, {}
+    t, f = _ITEMS.c, columns(FeedbackItem)
+    query = (
+        select(t.theme, t.item_id, t.occurred_at, f.customer_id)
+        .join_from(_ITEMS, FeedbackItem.__table__, f.id == t.item_id)  # type: ignore[attr-defined]
+        .where(t.stage == stage, t.theme.in_(list(keys)), t.occurred_at > start, t.occurred_at <= now)
+    )
+    customers: dict[str, set[str]] = defaultdict(set)
+    latest: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for theme, item_id, occurred_at, customer in session.execute(query):
+        if customer is not None:
+            customers[theme].add(customer)
+        latest[theme].append((aware(occurred_at), item_id))
+    examples = {
+        theme: [i for _, i in sorted(found, key=lambda x: (-x[0].timestamp(), x[1]))[:EXAMPLES]]
+        for theme, found in latest.items()
+    }
+    return customers, examples
