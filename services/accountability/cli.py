@@ -96,7 +96,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _digest(args: argparse.Namespace) -> int:
-    from services.accountability import digest
+    from services.accountability import digest, digest_text
 
     settings, engine = _ready()
     journey = load_journey_map(settings.journey_map)
@@ -109,7 +109,7 @@ def _digest(args: argparse.Namespace) -> int:
         figures = (
             digest.leadership_figures(data) if args.team == digest.LEADERSHIP else digest.team_figures(data, args.team)
         )
-        composed = digest.compose(figures)
+        composed = digest_text.compose(figures)
         if args.print_ or not args.send:
             print(composed.subject)
             print()

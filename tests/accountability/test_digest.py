@@ -18,16 +18,16 @@ from sqlmodel import Session
 
 from services.accountability import digest
 from services.accountability.delivery import Dispatcher, email_message
-from services.accountability.digest import (
+from services.accountability.digest_figures import (
     AlertFigures,
     DigestFigures,
     ShoutOut,
     StageFigures,
     ThemeFigure,
     alert_figures,
-    compose,
     find_shoutouts,
 )
+from services.accountability.digest_text import compose
 from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, DigestRun, OutboxEntry
 from services.accountability.ownership import seed, upsert_team
