@@ -16,7 +16,7 @@ from services.accountability.delivery import Dispatcher, prune_delivered
 from services.accountability.migrate import upgrade
 from services.accountability.ownership import seed
 from services.accountability.privacy import expire_text
-from services.accountability.scorecard import WINDOWS, journey_view, team_resolutions
+from services.accountability.scorecard import WINDOWS, journey_view, teams_resolutions
 from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
 from services.accountability.settings import AccountabilitySettings
 from services.accountability.themes import JobOutcome, run_job
@@ -214,11 +214,10 @@ class Runtime:
             for window in WINDOWS:
                 view = journey_view(session=session, journey=self.journey, window=window, now=now)
                 metrics.export_view(view, info=window == "24h")
-                for team in self.journey.teams:
-                    _, figures = team_resolutions(
-                        session=session, journey=self.journey, team=team.id, window=window, now=now
-                    )
-                    metrics.export_resolutions(metrics.TEAM_RESOLUTION, (team.id, window), figures)
+                teams = [team.id for team in self.journey.teams]
+                found = teams_resolutions(session=session, journey=self.journey, teams=teams, window=window, now=now)
+                for team_id, (_, figures) in found.items():
+                    metrics.export_resolutions(metrics.TEAM_RESOLUTION, (team_id, window), figures)
 
     def checks(self) -> Mapping[str, ReadinessCheck]:
         return {"broker": self.broker_ready, "database": self.database_ready, "consumer": self.consumer_ready}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -144,11 +145,21 @@ def team_resolutions(
     *, session: Session, journey: JourneyMap, team: str, window: str, now: datetime
 ) -> tuple[list[str], Resolutions]:
     """The stages a team is accountable for, and how their alerts were worked over the window."""
+    return teams_resolutions(session=session, journey=journey, teams=[team], window=window, now=now)[team]
+
+
+def teams_resolutions(
+    *, session: Session, journey: JourneyMap, teams: Iterable[str], window: str, now: datetime
+) -> dict[str, tuple[list[str], Resolutions]]:
+    """`team_resolutions` of several teams, reading the window's alerts and the owners once."""
     start = floor_minute(now - WINDOWS[window])
     owners = all_owners(session=session)
-    stages = [s for s in journey.stage_ids if (own := owners.get(s)) is not None and own.accountable == team]
     facts = alert_facts(session=session, start=start, end=now)
-    return stages, resolutions([f for stage in stages for f in facts.get(stage, [])])
+    found = {}
+    for team in teams:
+        stages = [s for s in journey.stage_ids if (own := owners.get(s)) is not None and own.accountable == team]
+        found[team] = (stages, resolutions([f for stage in stages for f in facts.get(stage, [])]))
+    return found
 
 
 def journey_view(*, session: Session, journey: JourneyMap, window: str, now: datetime) -> JourneyView:
