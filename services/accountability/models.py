@@ -103,18 +103,10 @@ class FeedbackItem(SQLModel, table=True):
     data: dict[str, Any] = _json(dict)
 
 
-class StageMinute(SQLModel, table=True):
-    """One stage's additive figures for the items that occurred in one minute (see `rollup`).
+class StageFigures(SQLModel):
+    """The additive figures of one stage over one bucket (a minute or an hour): sums and counts only, so buckets
+    add up to any window."""
 
-    `minute` is the END of the minute: the bucket holds (minute - 1 min, minute], like the windows it adds up to.
-    """
-
-    __tablename__ = "acct_stage_minutes"
-    # Windows read a span of minutes across every stage (migration 0011).
-    __table_args__ = (Index("ix_acct_stage_minutes_minute", "minute"),)
-
-    stage: str = Field(primary_key=True, max_length=64)
-    minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     volume: int = 0
     negative: int = 0
     sentiment_sum: float = 0.0
@@ -138,7 +130,21 @@ class StageMinute(SQLModel, table=True):
     transfers_n: int = _counter()
 
 
-class StageHour(SQLModel, table=True):
+class StageMinute(StageFigures, table=True):
+    """One stage's figures for the items that occurred in one minute (see `rollup`).
+
+    `minute` is the END of the minute: the bucket holds (minute - 1 min, minute], like the windows it adds up to.
+    """
+
+    __tablename__ = "acct_stage_minutes"
+    # Windows read a span of minutes across every stage (migration 0011).
+    __table_args__ = (Index("ix_acct_stage_minutes_minute", "minute"),)
+
+    stage: str = Field(primary_key=True, max_length=64)
+    minute: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+
+
+class StageHour(StageFigures, table=True):
     """The same figures as `StageMinute`, added up per hour (`hour` is the END of the hour: (hour - 1 h, hour]).
 
     A 30-day window is 720 of these instead of 43,200 minutes; only its first and last hour are read in minutes.
@@ -149,25 +155,6 @@ class StageHour(SQLModel, table=True):
 
     stage: str = Field(primary_key=True, max_length=64)
     hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
-    volume: int = 0
-    negative: int = 0
-    sentiment_sum: float = 0.0
-    csat_sum: float = 0.0
-    csat_n: int = 0
-    ces_sum: float = 0.0
-    ces_n: int = 0
-    nps_n: int = 0
-    promoters: int = 0
-    detractors: int = 0
-    contacts: int = 0
-    wait_sum: float = 0.0
-    wait_n: int = 0
-    handle_sum: float = 0.0
-    handle_n: int = 0
-    hold_sum: float = 0.0
-    hold_n: int = 0
-    transfers_sum: float = 0.0
-    transfers_n: int = 0
 
 
 class Team(SQLModel, table=True):
