@@ -50,9 +50,10 @@ def request(*, session: Session, alert: Alert, now: datetime, topic: str, limit:
     for row in rows:
         if row.customer_id and row.customer_id not in chosen and len(chosen) < limit:
             chosen[row.customer_id] = row
-    for customer, item in chosen.items():
-        fid = followup_id(alert.id, round_, item.id)
-        if session.get(FollowUp, fid) is not None:
+    wanted = {followup_id(alert.id, round_, item.id): (customer, item) for customer, item in chosen.items()}
+    asked = set(session.execute(select(_U.id).where(_U.id.in_(list(wanted)))).scalars()) if wanted else set()
+    for fid, (customer, item) in wanted.items():
+        if fid in asked:
             continue
         question = QUESTION.format(stage=stage_name)
         session.add(
