@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from services.accountability.migrate import upgrade
 from services.accountability.ownership import seed, upsert_team
+from services.accountability.service import housekeeping
 from shared.cloudevents import CloudEvent, encode
 from shared.db import make_engine
 from shared.journey import JourneyMap
@@ -114,3 +115,29 @@ def migrated(database_url: str, journey: JourneyMap, hooks: dict[str, str] | Non
         yield engine
     finally:
         engine.dispose()
+
+
+def tidy(
+    engine: Engine,
+    journey: JourneyMap,
+    now: datetime,
+    *,
+    auto_resolve_after: timedelta = timedelta(days=1),
+    escalate_after: timedelta = timedelta(minutes=30),
+    alerts_topic: str = "t.cx.alerts",
+    **more: Any,
+) -> list[tuple[str, str, str]]:
+    """One housekeeping pass (auto-resolve, escalation, verification, silences) at `now`, committed: its
+    transitions as (stage, rule, transition)."""
+    with Session(engine, expire_on_commit=False) as session:
+        out = housekeeping(
+            session=session,
+            journey=journey,
+            now=now,
+            auto_resolve_after=auto_resolve_after,
+            escalate_after=escalate_after,
+            alerts_topic=alerts_topic,
+            **more,
+        )
+        session.commit()
+    return out.transitions

@@ -15,11 +15,11 @@ from services.accountability import alerts, silences
 from services.accountability.migrate import upgrade
 from services.accountability.models import VERSION_TABLE, Alert, FeedbackItem, MomentOccurrence, OutboxEntry
 from services.accountability.ownership import audit_log, seed, set_owners, upsert_team
-from services.accountability.service import change_alert, housekeeping, process_batch, relabel
+from services.accountability.service import change_alert, process_batch, relabel
 from services.accountability.transitions import ResolutionError
 from shared.db import make_engine
 from shared.journey import JourneyMap
-from tests.accountability.factories import T0, MovableClock, classified, journey_event
+from tests.accountability.factories import T0, MovableClock, classified, journey_event, tidy
 
 TOPIC = "t.cx.alerts"
 
@@ -176,18 +176,11 @@ def test_lifecycle_ack_escalation_and_a_critical_item_never_resolves_on_silence(
     _process(engine, journey, [classified(stage="pay", severity="critical")], now=clock())
     _process(engine, journey, [classified(stage="use", severity="critical")], now=clock())
 
-    def tidy() -> list[tuple[str, str]]:
-        with Session(engine, expire_on_commit=False) as session:
-            out = housekeeping(
-                session=session,
-                journey=journey,
-                now=clock(),
-                auto_resolve_after=timedelta(minutes=30),
-                escalate_after=timedelta(minutes=10),
-                alerts_topic=TOPIC,
-            )
-            session.commit()
-            return [(s, t) for s, _, t in out.transitions]
+    def tidy_now() -> list[tuple[str, str]]:
+        out = tidy(
+            engine, journey, clock(), auto_resolve_after=timedelta(minutes=30), escalate_after=timedelta(minutes=10)
+        )
+        return [(s, t) for s, _, t in out]
 
     def act(alert_id: str, action: str, **kw: str) -> tuple[Alert, str | None]:
         with Session(engine, expire_on_commit=False) as session:
@@ -205,13 +198,13 @@ def test_lifecycle_ack_escalation_and_a_critical_item_never_resolves_on_silence(
     alert, transition = act(pay.id, "ack")
     assert transition == "acknowledged" and alert.acknowledged_by == "ann"
     assert act(pay.id, "ack")[1] is None
-    assert tidy() == []
+    assert tidy_now() == []
     clock.advance(minutes=6)
-    assert tidy() == [("use", "escalated")]  # unacknowledged for 11 minutes; pay was acknowledged
+    assert tidy_now() == [("use", "escalated")]  # unacknowledged for 11 minutes; pay was acknowledged
     with Session(engine) as session:
         assert session.get(Alert, use.id).escalated_to == "cto-office"  # type: ignore[union-attr]
     clock.advance(hours=5)
-    assert tidy() == []  # hours of silence after a critical complaint prove nothing: still open
+    assert tidy_now() == []  # hours of silence after a critical complaint prove nothing: still open
     with pytest.raises(ResolutionError, match="code"):
         act(pay.id, "resolve")
     with pytest.raises(ResolutionError, match="code"):
@@ -272,17 +265,8 @@ def test_escalation_reaches_the_escalation_team(engine: Engine, journey: Journey
         )
         session.commit()
     _process(engine, journey, [classified(stage="use", severity="critical")])
+    assert [t for _, _, t in tidy(engine, journey, T0 + timedelta(hours=1))] == ["escalated"]
     with Session(engine, expire_on_commit=False) as session:
-        out = housekeeping(
-            session=session,
-            journey=journey,
-            now=T0 + timedelta(hours=1),
-            auto_resolve_after=timedelta(days=1),
-            escalate_after=timedelta(minutes=30),
-            alerts_topic=TOPIC,
-        )
-        session.commit()
-        assert [t for _, _, t in out.transitions] == ["escalated"]
         rows = [
             (o.team, o.payload["role"])
             for o in session.execute(select(OutboxEntry)).scalars()

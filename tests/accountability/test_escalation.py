@@ -14,9 +14,9 @@ from sqlmodel import Session
 
 from services.accountability.models import Alert, OutboxEntry
 from services.accountability.ownership import upsert_team
-from services.accountability.service import change_alert, housekeeping, process_batch
+from services.accountability.service import change_alert, process_batch
 from shared.journey import JourneyMap, Team, WorkingHours
-from tests.accountability.factories import T0, MovableClock, classified, migrated
+from tests.accountability.factories import T0, MovableClock, classified, migrated, tidy
 
 TOPIC = "t.cx.alerts"
 BERLIN_HOURS = {"days": "mon-fri", "from": "09:00", "to": "18:00", "tz": "Europe/Berlin"}
@@ -63,17 +63,7 @@ def _open(engine: Engine, journey: JourneyMap, now: datetime) -> str:
 
 
 def _tidy(engine: Engine, journey: JourneyMap, now: datetime) -> list[str]:
-    with Session(engine, expire_on_commit=False) as session:
-        out = housekeeping(
-            session=session,
-            journey=journey,
-            now=now,
-            auto_resolve_after=timedelta(days=1),
-            escalate_after=timedelta(minutes=10),
-            alerts_topic=TOPIC,
-        )
-        session.commit()
-        return [t for _, _, t in out.transitions]
+    return [t for _, _, t in tidy(engine, journey, now, escalate_after=timedelta(minutes=10))]
 
 
 def _pages(engine: Engine) -> list[tuple[str, str, str, int | None]]:

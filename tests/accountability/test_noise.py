@@ -19,7 +19,7 @@ from services.accountability.service import change_alert, housekeeping, process_
 from services.accountability.silences import RecurrenceError, silence_covers
 from shared.journey import JourneyMap
 from shared.settings import KafkaSettings
-from tests.accountability.factories import T0, MovableClock, classified, migrated
+from tests.accountability.factories import T0, MovableClock, classified, migrated, tidy
 from tests.accountability.harness import ADMIN, OPERATOR, READ, running, settings_for
 
 TOPIC = "t.cx.alerts"
@@ -158,32 +158,23 @@ def test_a_silence_still_in_force_is_reported_to_its_creator_once(engine: Engine
         session.commit()
     clock = MovableClock()
 
-    def tidy() -> list[tuple[str, str, str]]:
+    def reminders() -> list[tuple[str, str, str]]:
+        tidy(engine, journey, clock(), silence_remind_after=timedelta(days=1))
         with Session(engine) as session:
-            housekeeping(
-                session=session,
-                journey=journey,
-                now=clock(),
-                auto_resolve_after=timedelta(days=1),
-                escalate_after=timedelta(minutes=30),
-                alerts_topic=TOPIC,
-                silence_remind_after=timedelta(days=1),
-            )
-            session.commit()
             query = select(OutboxEntry).where(OutboxEntry.transition == "silence_reminder")  # type: ignore[arg-type]
             return sorted((o.payload["created_by"], o.receiver, o.target) for o in session.execute(query).scalars())
 
     clock.advance(hours=23)
-    assert tidy() == []
+    assert reminders() == []
     clock.advance(hours=2)
-    reminders = [
+    expected = [
         ("ann", "email", "ann@example.com"),
         ("ann", "kafka", TOPIC),
         ("service-account", "kafka", TOPIC),  # no contact known: the topic event and the audit log say it
     ]
-    assert tidy() == reminders
+    assert reminders() == expected
     clock.advance(hours=1)
-    assert tidy() == reminders  # once
+    assert reminders() == expected  # once
     with Session(engine) as session:
         audited = session.execute(select(AuditEntry).where(AuditEntry.action == "silence.reminder")).scalars()  # type: ignore[arg-type]
         assert sorted(a.after["created_by"] for a in audited) == ["ann", "service-account"]
@@ -203,17 +194,8 @@ def test_a_cause_that_opens_after_its_symptom_mutes_it_from_then_on(engine: Engi
     cause = _alert(engine, "use", "negative_share")
     muted = _alert(engine, "get_help", "volume_spike")
     assert muted.inhibited_by == cause.id and muted.details["inhibition"]["by"] == cause.id
-    with Session(engine) as session:
-        out = housekeeping(
-            session=session,
-            journey=journey,
-            now=T0 + timedelta(minutes=40),
-            auto_resolve_after=timedelta(days=1),
-            escalate_after=timedelta(minutes=30),
-            alerts_topic=TOPIC,
-        )
-        session.commit()
-    assert ("get_help", "escalated") not in [(s, t) for s, _, t in out.transitions]  # nobody paged for the symptom
+    out = tidy(engine, journey, T0 + timedelta(minutes=40))
+    assert ("get_help", "escalated") not in [(s, t) for s, _, t in out]  # nobody paged for the symptom
 
 
 def test_an_outage_on_use_inhibits_the_volume_spike_on_get_help(engine: Engine, journey: JourneyMap) -> None:
@@ -237,17 +219,9 @@ def test_an_outage_on_use_inhibits_the_volume_spike_on_get_help(engine: Engine, 
     assert symptom.incident_id is not None
     assert _alert(engine, "use", "negative_share").incident_id == symptom.incident_id
 
-    with Session(engine) as session:
-        out = housekeeping(
-            session=session,
-            journey=journey,
-            now=T0 + timedelta(minutes=40),
-            auto_resolve_after=timedelta(days=1),
-            escalate_after=timedelta(minutes=30),
-            alerts_topic=TOPIC,
-        )
-        session.commit()
-    assert [(s, t) for s, _, t in out.transitions] == [("use", "escalated")]  # never the muted symptom
+    assert [(s, t) for s, _, t in tidy(engine, journey, T0 + timedelta(minutes=40))] == [
+        ("use", "escalated")
+    ]  # never the muted symptom
     assert [t for t, team in _rows(engine, symptom.id) if team != "*"] == []
 
     # the cause is resolved: the symptom, still open, is no longer muted and escalates like any alert

@@ -24,11 +24,11 @@ from services.accountability.rules import (
     volume_spike_breach,
 )
 from services.accountability.scorecard import scorecard, team_resolutions
-from services.accountability.service import change_alert, housekeeping, process_batch
+from services.accountability.service import change_alert, process_batch
 from services.accountability.store import store_batch
 from services.accountability.transitions import AlertStateError, ResolutionError
 from shared.journey import HealthThresholds, JourneyMap, NegativeShareParams, VolumeSpikeParams
-from tests.accountability.factories import MovableClock, classified, migrated
+from tests.accountability.factories import MovableClock, classified, migrated, tidy
 
 TOPIC = "t.cx.alerts"
 
@@ -115,19 +115,10 @@ def _store(engine: Engine, journey: JourneyMap, items: list, clock: MovableClock
 
 
 def _tidy(engine: Engine, journey: JourneyMap, clock: MovableClock) -> list[str]:
-    with Session(engine, expire_on_commit=False) as session:
-        outcome = housekeeping(
-            session=session,
-            journey=journey,
-            now=clock(),
-            auto_resolve_after=timedelta(days=30),  # out of the way: only verification can move the alert
-            escalate_after=timedelta(minutes=30),
-            alerts_topic=TOPIC,
-            verify_after=timedelta(hours=2),
-        )
-        session.commit()
-        # the negative-share alert's transitions (a calm hour after a burst may well be a volume spike of its own)
-        return [t for _, rule, t in outcome.transitions if rule == "negative_share"]
+    # auto-resolve is out of the way: only verification can move the alert
+    transitions = tidy(engine, journey, clock(), auto_resolve_after=timedelta(days=30), verify_after=timedelta(hours=2))
+    # the negative-share alert's transitions (a calm hour after a burst may well be a volume spike of its own)
+    return [t for _, rule, t in transitions if rule == "negative_share"]
 
 
 def _burst(clock: MovableClock, *, negative: int, positive: int) -> list:  # type: ignore[type-arg]
