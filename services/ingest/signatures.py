@@ -66,6 +66,10 @@ def _fresh(stamp: str, now: datetime) -> None:
         raise BadSignature("the signature timestamp is more than 5 minutes away from now")
 
 
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
 def verify(
     vendor: str,
     *,
@@ -79,18 +83,17 @@ def verify(
     `headers` are lower-cased names; `url` is the full URL the vendor called (Twilio signs it)."""
     if not secrets:
         raise BadSignature("this source has no webhook secret")
-    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
     if vendor == "zendesk":
         given = _header(headers, "X-Zendesk-Webhook-Signature")
         stamp = _header(headers, "X-Zendesk-Webhook-Signature-Timestamp")
         _fresh(stamp, now)
-        expected = [b64(_mac(s, stamp.encode() + body)) for s in secrets]
+        expected = [_b64(_mac(s, stamp.encode() + body)) for s in secrets]
     elif vendor == "meta":
         given = _header(headers, "X-Hub-Signature-256")
         expected = ["sha256=" + _mac(s, body).hex() for s in secrets]
     elif vendor == "typeform":
         given = _header(headers, "Typeform-Signature")
-        expected = ["sha256=" + b64(_mac(s, body)) for s in secrets]
+        expected = ["sha256=" + _b64(_mac(s, body)) for s in secrets]
     elif vendor == "intercom":
         given = _header(headers, "X-Hub-Signature")
         expected = ["sha1=" + _mac(s, body, hashlib.sha1).hex() for s in secrets]
@@ -98,13 +101,13 @@ def verify(
         given = _header(headers, "X-Twilio-Signature")
         params = sorted(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         signed = (url + "".join(k + v for k, v in params)).encode()
-        expected = [b64(_mac(s, signed, hashlib.sha1)) for s in secrets]
+        expected = [_b64(_mac(s, signed, hashlib.sha1)) for s in secrets]
     elif vendor == "delighted":
         given = _header(headers, "X-Delighted-Webhook-Signature")
         expected = ["sha256=" + _mac(s, body).hex() for s in secrets]
     elif vendor == "x":
         given = _header(headers, "X-Twitter-Webhooks-Signature")
-        expected = ["sha256=" + b64(_mac(s, body)) for s in secrets]
+        expected = ["sha256=" + _b64(_mac(s, body)) for s in secrets]
     else:
         raise BadSignature(f"unknown vendor {vendor!r}")
     if not _any_matches(given, expected):
