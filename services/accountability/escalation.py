@@ -13,7 +13,7 @@ from sqlmodel import Session
 from services.accountability.models import Alert
 from services.accountability.rules import parse_duration
 from services.accountability.transitions import Page, Transition
-from shared.journey import EscalationStep
+from shared.teams import EscalationStep
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from services.accountability.ownership import mask_url, stage_teams
 from services.accountability.rules import DeliveryStatus
 from services.accountability.silences import active_silence
 from services.accountability.transitions import Page, Transition
-from shared.journey import contact_kind
 from shared.models import EventType
+from shared.teams import contact_kind
 
 # Which transitions reach the teams' webhooks and Slack; every transition goes to the alerts topic.
 NOTIFY_TEAMS = ("opened", "acknowledged", "escalated", "resolved", "verified", "reopened")

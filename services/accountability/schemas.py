@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from shared.journey import EscalationStep, HealthThresholds, Member, Receiver
+from shared.journey import HealthThresholds
+from shared.teams import EscalationStep, Member, Receiver
 
 Window = Literal["1h", "24h", "7d", "30d"]
 Health = Literal["green", "yellow", "red"]

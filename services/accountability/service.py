@@ -16,8 +16,9 @@ from services.accountability.outbox import enqueue_correction, enqueue_silence_r
 from services.accountability.ownership import audit, stage_teams, teams
 from services.accountability.store import StoredItem, correct_stage, get_feedback, store_batch
 from services.accountability.transitions import Transition
-from shared.journey import EscalationStep, JourneyMap
+from shared.journey import JourneyMap
 from shared.models import ClassifiedFeedback, utcnow
+from shared.teams import EscalationStep
 
 Clock = Callable[[], datetime]
 system_clock: Clock = utcnow

@@ -15,7 +15,8 @@ from sqlmodel import Session
 from services.accountability.models import Alert, OutboxEntry
 from services.accountability.ownership import upsert_team
 from services.accountability.service import change_alert, process_batch
-from shared.journey import JourneyMap, Team, WorkingHours
+from shared.journey import JourneyMap
+from shared.teams import Team, WorkingHours
 from tests.accountability.factories import T0, MovableClock, classified, migrated, tidy
 
 TOPIC = "t.cx.alerts"
