@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from services.cli.demo import SOURCES, STAGE_WEIGHTS, TEXTS, Plan, Traffic
+from bench.traffic import SOURCES, STAGE_WEIGHTS, TEXTS, Plan, Traffic
 from services.cli.main import build_parser
 from services.ingest.adapters.generic import GenericEvent
 
