@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.accountability.digest_figures import AlertFigures, DigestFigures, ShoutOut, StageFigures
+from services.accountability.messages import slack_escape
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,10 @@ def compose(figures: DigestFigures) -> Digest:
 
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
     for title, lines in sections:
-        chunk = _slack_escape(f"*{title}*\n" + "\n".join(f"\u2022 {ln}" for ln in lines))
+        chunk = slack_escape(f"*{title}*\n" + "\n".join(f"\u2022 {ln}" for ln in lines))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk[:3000]}})
-    slack = {"text": _slack_escape(subject), "blocks": blocks}
+    slack = {"text": slack_escape(subject), "blocks": blocks}
     return Digest(subject=subject, text=text, html=html_doc, slack=slack)
-
-
-def _slack_escape(text: str) -> str:
-    """Customers' words cannot mention `<!channel>` or forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.accountability import evidence
-from services.accountability.delivery import slack_message
+from services.accountability.messages import slack_message
 from services.accountability.models import Alert, OutboxEntry, columns
 from services.accountability.outbox import alert_payload, delivery_states
 from services.accountability.service import process_batch

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.accountability import digest
-from services.accountability.delivery import Dispatcher, email_message
+from services.accountability.delivery import Dispatcher
 from services.accountability.digest_figures import (
     AlertFigures,
     DigestFigures,
@@ -28,6 +28,7 @@ from services.accountability.digest_figures import (
     find_shoutouts,
 )
 from services.accountability.digest_text import compose
+from services.accountability.messages import email_message
 from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, DigestRun, OutboxEntry
 from services.accountability.ownership import seed, upsert_team

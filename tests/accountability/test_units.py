@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.accountability.delivery import backoff_delay, sign, slack_message
+from services.accountability.delivery import backoff_delay
+from services.accountability.messages import sign, slack_message
 from services.accountability.schemas import SilenceCreate, TeamUpdate
 from services.accountability.scorecard import StageNumbers, health_colour, parse_duration, trend
 from services.accountability.settings import AccountabilitySettings
