@@ -4,21 +4,111 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 ReadinessCheck = Callable[[], Awaitable[bool]]
+Responses = dict[int | str, dict[str, Any]]
+
+
+class ProblemDetails(BaseModel):
+    """An error, as RFC 9457 problem details (`application/problem+json`). Routes add members of their own:
+    `reason` (a bounded code), `errors` (per field), `checks`, `results`..."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(default="about:blank", description="A URI naming the kind of problem; about:blank for most")
+    title: str = Field(description="A short summary of the kind of problem")
+    status: int = Field(ge=400, le=599, description="The HTTP status code")
+    detail: str = Field(description="What went wrong with this request, for a person")
+    reason: str | None = Field(default=None, description="A bounded code for programs, where the route gives one")
+
+
+# Inline (not a $ref): a route's `responses=` then needs nothing else from the app's document.
+def _without_nulls(node: Any) -> Any:
+    """As FastAPI writes a schema into the document (`"default": null` left out)."""
+    if isinstance(node, dict):
+        return {key: _without_nulls(value) for key, value in node.items() if value is not None}
+    if isinstance(node, list):
+        return [_without_nulls(value) for value in node]
+    return node
+
+
+PROBLEM_SCHEMA: dict[str, Any] = _without_nulls(ProblemDetails.model_json_schema())
+PROBLEM_CONTENT: dict[str, Any] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+# What every route may answer whatever it does: its body over the limit (BodyLimit), and a failure of its own.
+COMMON_PROBLEMS: dict[int, str] = {
+    400: "The body cannot be read (not valid JSON)",
+    413: "The body is over this route's limit",
+    500: "The service failed to handle the request (it was logged)",
+}
+
+
+def problem_responses(descriptions: Mapping[int, str]) -> Responses:
+    """`responses=` for a route: each status answered with problem+json (the `ProblemDetails` schema)."""
+    return {status: {"description": text, "content": dict(PROBLEM_CONTENT)} for status, text in descriptions.items()}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the app's OpenAPI document say what the problem handlers do: every 422 (request validation) is
+    problem+json, not FastAPI's JSON `HTTPValidationError`; every operation may answer 500, and 400 and 413 when
+    it takes a body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """`document_problems` on an OpenAPI document already built. The problem schema becomes one component,
+    `Problem`, that every answer refers to (so a client generator makes one model of it)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            invalid = responses.get("422")
+            if invalid is not None and PROBLEM_JSON not in invalid.get("content", {}):
+                invalid["content"] = dict(PROBLEM_CONTENT)
+                if invalid.get("description") == "Validation Error":
+                    invalid["description"] = "The request is not valid (`errors` says where)"
+            for status, text in COMMON_PROBLEMS.items():
+                if status in (400, 413) and "requestBody" not in operation:
+                    continue
+                responses.setdefault(str(status), {"description": text, "content": dict(PROBLEM_CONTENT)})
+    schema["paths"] = _refer_to_problem(schema.get("paths", {}))
+    components["Problem"] = PROBLEM_SCHEMA
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f'"#/components/schemas/{unused}"' not in json.dumps(schema):
+            components.pop(unused, None)
+    return schema
+
+
+def _refer_to_problem(node: Any) -> Any:
+    if node == PROBLEM_SCHEMA:
+        return {"$ref": "#/components/schemas/Problem"}
+    if isinstance(node, dict):
+        return {key: _refer_to_problem(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_refer_to_problem(value) for value in node]
+    return node
 
 
 class Problem(Exception):
@@ -66,14 +156,26 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return problem_response(exc.status_code, _title(exc.status_code), detail, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem_response(exc.status_code, _title(exc.status_code), detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(500, "Internal error", "the service failed to handle this request; it was logged")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _title(status: int) -> str:
@@ -90,11 +192,22 @@ def ops_router(checks: dict[str, ReadinessCheck], *, metrics_token: str | None =
     only for `Authorization: Bearer <metrics_token>`)."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz",
+        summary="Its dependencies answer",
+        response_class=JSONResponse,
+        responses={
+            200: {"description": "Ready: every check answers", "content": {"application/json": {"schema": _READY}}},
+            503: {
+                "description": "Not ready: `checks` says which dependency fails",
+                "content": {PROBLEM_JSON: {"schema": _NOT_READY}},
+            },
+        },
+    )
     async def readyz() -> JSONResponse:
         names = list(checks)
         results = await asyncio.gather(*(_safe(checks[n]) for n in names))
@@ -104,7 +217,19 @@ def ops_router(checks: dict[str, ReadinessCheck], *, metrics_token: str | None =
             return JSONResponse({"status": "ready", "checks": status})
         return problem_response(503, "Not ready", "a dependency is not reachable", checks=status)
 
-    @router.get("/metrics")
+    metrics_responses: Responses = {
+        200: {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    }
+    if metrics_token:
+        metrics_responses |= problem_responses({401: "Missing or wrong metrics token"})
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses=metrics_responses,
+        description="With a metrics token set, only for `Authorization: Bearer <token>`." if metrics_token else None,
+    )
     async def metrics(request: Request) -> Response:
         if metrics_token:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -116,6 +241,15 @@ def ops_router(checks: dict[str, ReadinessCheck], *, metrics_token: str | None =
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+_CHECKS = {"type": "object", "additionalProperties": {"type": "string", "enum": ["ok", "failing"]}}
+_READY = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {"status": {"type": "string", "const": "ready"}, "checks": _CHECKS},
+}
+_NOT_READY = {"allOf": [PROBLEM_SCHEMA, {"type": "object", "properties": {"checks": _CHECKS}}]}
 
 
 async def _safe(check: ReadinessCheck) -> bool:

@@ -7,15 +7,42 @@ import uuid
 
 from fastapi import APIRouter
 
+from services.classify import model_store
 from services.classify.deps import ClassifierDep
 from services.classify.models import ClassifyRequest, ModelInfo
-from shared.http import Problem
+from shared.http import Problem, problem_responses
 from shared.models import Classification, Feedback, utcnow
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 
 
-@router.post("/classify", response_model=Classification)
+@router.post(
+    "/classify",
+    response_model=Classification,
+    responses=problem_responses(
+        {
+            400: "The body is not valid JSON",
+            413: "The body is over the service's limit (CLASSIFY_MAX_BODY_BYTES)",
+            422: "Not a valid request (`errors` says where), or a text of spaces only",
+            500: "The service failed to handle the request (it was logged)",
+            503: "The classifier is still loading; retry after Retry-After",
+        }
+    ),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "refund": {
+                            "summary": "an e-mail about a refund",
+                            "value": {"text": "Still waiting for my refund, it's been a month", "channel": "email"},
+                        }
+                    }
+                }
+            }
+        }
+    },
+)
 async def classify_text(body: ClassifyRequest, classifier: ClassifierDep) -> Classification:
     """Classify a text as the pipeline would (hint, metadata rules, text model); nothing is sent to Kafka."""
     if not body.text.strip():
@@ -37,7 +64,17 @@ async def classify_text(body: ClassifyRequest, classifier: ClassifierDep) -> Cla
     return await asyncio.to_thread(classifier.classify, feedback)  # an encoder: keep the event loop free
 
 
-@router.get("/model", response_model=ModelInfo)
+@router.get(
+    "/model",
+    response_model=ModelInfo,
+    responses=problem_responses(
+        {
+            500: "The service failed to handle the request (it was logged)",
+            503: "The classifier is still loading; retry after Retry-After",
+        }
+    ),
+)
 async def model_info(classifier: ClassifierDep) -> ModelInfo:
-    """The loaded model: back-end, version, when and on how many rows it was trained, the threshold."""
-    return classifier.model.info(classifier.threshold)
+    """The loaded model (back-end, version, when and on how many rows it was trained, the threshold, its figures)
+    and every model version in the model directory with its status and figures."""
+    return model_store.model_info(classifier.model, classifier.threshold)

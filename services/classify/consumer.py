@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -129,12 +130,21 @@ class CorrectionsHandler:
     """Stores stage corrections as labelled training rows; poison goes to the DLQ."""
 
     def __init__(
-        self, *, store: CorrectionStore, producer: AIOKafkaProducer, topics: Topics, group: str, stages: set[str]
+        self,
+        *,
+        store: CorrectionStore,
+        producer: AIOKafkaProducer,
+        topics: Topics,
+        group: str,
+        stages: set[str],
+        on_stored: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.store, self.producer, self.topics, self.group, self.stages = store, producer, topics, group, stages
+        self.on_stored = on_stored  # e.g. ModelKeeper.corrections_stored: retrain after N new corrections
 
     async def __call__(self, records: list[ConsumerRecord]) -> None:
         kept: list[Correction] = []
+        total = 0
         for record in records:
             try:
                 item = self._read(record)
@@ -147,6 +157,7 @@ class CorrectionsHandler:
             if kept:  # keep the order: corrections read before the erasure are stored, then erased with it
                 await asyncio.to_thread(self.store.append, kept)
                 metrics.CORRECTIONS.inc(len(kept))
+                total += len(kept)
                 kept = []
             removed = await asyncio.to_thread(self.store.erase, item)
             log.info("erased a customer's training rows", extra={"removed": removed, "ref": record_ref(record)})
@@ -154,6 +165,9 @@ class CorrectionsHandler:
             await asyncio.to_thread(self.store.append, kept)
             metrics.CORRECTIONS.inc(len(kept))
             log.info("stored corrections", extra={"count": len(kept), "ref": record_ref(records[-1])})
+            total += len(kept)
+        if self.on_stored is not None and total:
+            await self.on_stored(total)
 
     def _read(self, record: ConsumerRecord) -> Correction | list[str]:
         """A correction, or the feedback ids of an erased customer."""

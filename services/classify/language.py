@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from services.classify.backends import BoundedCache
+from services.classify.text import BoundedCache, words
 
 SUPPORTED: tuple[str, ...] = ("en", "fr", "de", "es", "it", "nl", "pt", "pl", "sv")
 NAMES = {
@@ -109,7 +109,6 @@ _MARKERS: dict[str, frozenset[str]] = {
 
 
 def _by_function_words(sample: str) -> Language | None:
-    from services.classify.backends import words
 
     tokens = set(words(sample))
     hits = sorted(((len(tokens & marks), language) for language, marks in _MARKERS.items()), reverse=True)

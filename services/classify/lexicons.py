@@ -2,7 +2,7 @@
 `sentiment.py`): severity signals and a small sentiment lexicon each.
 
 Written as a customer would say it, not word for word from English: e.g. German 'Kündigung', Swedish 'säga upp',
-Polish 'rezygnuję', Dutch 'opzeggen'. Matching is on casefolded, accent-folded tokens (see `backends.fold`), so
+Polish 'rezygnuję', Dutch 'opzeggen'. Matching is on casefolded, accent-folded tokens (see `text.fold`), so
 'résilié' and 'resilie' are the same; a word ending in '*' matches every word it starts (stems: 'kündig*' covers
 kündige, kündigen, Kündigung). A phrase is whole words in order; only its last word may be a stem.
 

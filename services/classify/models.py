@@ -21,6 +21,25 @@ class ClassifyRequest(BaseModel):
     scores: Scores = Field(default_factory=Scores)
 
 
+class ModelVersion(BaseModel):
+    """One model version in the model directory and how it measured."""
+
+    version: str
+    backend: str
+    trained_at: datetime
+    rows: int
+    source: str = Field(description="'artifact' (trained by `classify train`/`retrain`) or 'journey-map' (map only)")
+    status: str = Field(
+        description="'map' (the journey map's model), 'trained' (`classify train`), 'promoted' or 'rejected' "
+        "(`classify retrain` and the automatic retrain)"
+    )
+    current: bool = Field(description="the version the service loads (promoted or rolled back to last)")
+    figures: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="per evaluation set: macro_f1 and items, as measured when last compared"
+    )
+    note: str = Field(default="", description="why a retrained candidate was promoted or rejected")
+
+
 class ModelInfo(BaseModel):
     backend: str
     version: str
@@ -28,7 +47,13 @@ class ModelInfo(BaseModel):
     rows: int
     stages: list[str]
     confidence_threshold: float
-    source: str = Field(description="'artifact' (a trained file) or 'journey-map' (trained at start-up)")
+    source: str = Field(description="'artifact' (a trained file) or 'journey-map' (trained from the map alone)")
+    figures: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="the loaded version's figures per evaluation set, when measured"
+    )
+    versions: list[ModelVersion] = Field(
+        default_factory=list, description="every version of this back-end in the model directory, oldest first"
+    )
 
 
 class Correction(BaseModel):

@@ -11,9 +11,11 @@ from aiokafka import AIOKafkaProducer
 
 from services.classify import language, metrics
 from services.classify.consumer import ClassifyHandler, CorrectionsHandler
+from services.classify.model_store import load_or_train
+from services.classify.retrain import ModelKeeper
 from services.classify.service import Classifier
 from services.classify.settings import ClassifySettings
-from services.classify.training import CorrectionStore, load_or_train
+from services.classify.training import CorrectionStore
 from shared.http import ReadinessCheck
 from shared.journey import load_journey_map
 from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
@@ -32,6 +34,8 @@ class Runtime:
         self.producer: AIOKafkaProducer | None = None
         self.transactional: AIOKafkaProducer | None = None
         self.loops: list[ConsumerLoop] = []
+        self.keeper: ModelKeeper | None = None  # retrains after N corrections, follows a rollback
+        self.keeper_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         settings, journey = self.settings, self.journey
@@ -50,6 +54,7 @@ class Runtime:
         )
         classifier = Classifier(journey, model, threshold, trust_stage_hints=settings.trust_stage_hints)
         metrics.init_metrics(stages=journey.stage_ids, backend=classifier.backend_name)
+        self.keeper = keeper = ModelKeeper.from_settings(classifier, settings)
         kafka, topics = settings.kafka, settings.topics
         group, corrections_group = topics.group("classify"), topics.group("classify-corrections")
         await ensure_topics(kafka, [topics.received, topics.classified, topics.dlq, topics.corrections])
@@ -87,16 +92,22 @@ class Runtime:
                     topics=topics,
                     group=corrections_group,
                     stages={s.id for s in journey.stages},
+                    on_stored=keeper.corrections_stored,
                 ),
                 group=corrections_group,
             ),
         ]
         for loop in self.loops:
             loop.start()
+        self.keeper_task = asyncio.create_task(keeper.watch(), name="model-keeper")
         self.classifier = classifier
         log.info("classify ready", extra={"backend": classifier.backend_name, "model_version": model.version})
 
     async def stop(self) -> None:
+        if self.keeper_task is not None:
+            self.keeper_task.cancel()
+        if self.keeper is not None:
+            await self.keeper.stop()
         for loop in self.loops:
             await loop.stop()
         for producer in (self.producer, self.transactional):

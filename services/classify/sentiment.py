@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from services.classify.backends import fold, folded_words, words
 from services.classify.lexicons import SENTIMENT_BY_LANGUAGE, SIGNALS_BY_LANGUAGE, split
+from services.classify.text import fold, folded_words, words
 from shared.models import Scores, Sentiment, SentimentLabel, Severity
 
 POSITIVE_AT = 0.05

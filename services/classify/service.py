@@ -14,7 +14,7 @@ import numpy as np
 
 from services.classify.language import Language, detect
 from services.classify.sentiment import sentiment_of, severity_of
-from services.classify.training import TrainedModel
+from services.classify.trained import TrainedModel
 from shared.journey import UNASSIGNED, JourneyMap, MetadataRule
 from shared.models import Classification, Feedback, Method, Severity
 
@@ -52,9 +52,10 @@ class Classifier:
 
     def classify_many(self, items: Sequence[Feedback]) -> list[Classification]:
         """Classify a batch; the text model vectorises every item that needs it in one call."""
+        model = self.model  # once: a retrain may swap `self.model` while a batch is being classified
         decisions: list[StageDecision | None] = [self._decide_without_text_model(f) for f in items]
         languages: list[Language | None] = [detect(f.text) if (f.text or "").strip() else None for f in items]
-        readable = set(getattr(self.model.backend, "languages", None) or ["en"]) | {"und"}
+        readable = set(getattr(model.backend, "languages", None) or ["en"]) | {"und"}
         for i, language in enumerate(languages):
             if decisions[i] is not None or language is None:
                 continue
@@ -70,14 +71,14 @@ class Classifier:
         pending = [i for i, d in enumerate(decisions) if d is None and (items[i].text or "").strip()]
         if pending:
             texts = [items[i].text or "" for i in pending]
-            backend = self.model.backend
+            backend = model.backend
             explained = getattr(backend, "predict_explained", None)
             if explained is not None:  # one vectorisation gives probabilities and explanations
                 probs, reasons = explained(texts)
             else:
                 probs, reasons = backend.predict_proba(texts), [None] * len(texts)
             for i, row, reason in zip(pending, probs, reasons, strict=True):
-                decisions[i] = self._model_decision(items[i].text or "", row, reason)
+                decisions[i] = self._model_decision(model, items[i].text or "", row, reason)
         out = []
         for item, decision, language in zip(items, decisions, languages, strict=True):
             if decision is None:
@@ -102,8 +103,8 @@ class Classifier:
                     sentiment=sentiment,
                     severity=severity,
                     severity_reason=severity_reason,
-                    backend=self.backend_name if decision.method is Method.model else None,
-                    model_version=self.model.version if decision.method is Method.model else None,
+                    backend=model.backend.name if decision.method is Method.model else None,
+                    model_version=model.version if decision.method is Method.model else None,
                     language=language.code if language is not None else None,
                     language_confidence=language.confidence if language is not None else None,
                 )
@@ -122,8 +123,8 @@ class Classifier:
                 )
         return None
 
-    def _model_decision(self, text: str, row: np.ndarray, reason: str | None) -> StageDecision:
-        classes = self.model.backend.classes
+    def _model_decision(self, model: TrainedModel, text: str, row: np.ndarray, reason: str | None) -> StageDecision:
+        classes = model.backend.classes
         order = np.argsort(-row)
         best, best_p = classes[order[0]], float(row[order[0]])
         runner_up = f"{classes[order[1]]} {float(row[order[1]]):.2f}" if len(order) > 1 else "none"
@@ -133,6 +134,6 @@ class Classifier:
                 f"(next: {runner_up}); left for triage"
             )
             return StageDecision(UNASSIGNED, best_p, Method.model, why)
-        words = reason if reason is not None else self.model.backend.explain(text, best)
-        why = f"{self.backend_name} model: '{best}' at {best_p:.2f} (next: {runner_up})"
+        words = reason if reason is not None else model.backend.explain(text, best)
+        why = f"{model.backend.name} model: '{best}' at {best_p:.2f} (next: {runner_up})"
         return StageDecision(best, best_p, Method.model, f"{why}; {words}" if words else why)

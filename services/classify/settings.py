@@ -20,6 +20,22 @@ class ClassifySettings(CommonSettings):
     )
     model_dir: Path = Field(default=Path("var/models"), description="Versioned model artifacts and corrections")
     model_version: str | None = Field(default=None, description="Pin one artifact version; newest when unset")
+    retrain_after_corrections: int = Field(
+        default=0,
+        ge=0,
+        description="Retrain automatically after this many new corrections (0: only `journeyline classify retrain`); "
+        "the candidate is promoted only if it is not worse than the current model",
+    )
+    retrain_tolerance: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=0.2,
+        description="How much lower a candidate's macro-F1 may be on a set and count "
+        "as not worse (one item of a 70-item set moves it by about 0.015)",
+    )
+    model_reload_seconds: float = Field(
+        default=30.0, gt=0, description="How often the service checks which model version is current (a rollback)"
+    )
     confidence_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Below it the stage is 'unassigned'; the journey map's when unset"
     )

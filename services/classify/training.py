@@ -1,21 +1,21 @@
-"""Training data (journey map, labelled CSVs, corrections) and versioned model artifacts."""
+"""Training data (journey map, labelled CSVs, corrections with their held-out share) and fitting a model on it;
+the versions on disk are `model_store`'s, retraining safely is `retrain`'s."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import joblib
-
-from services.classify.backends import PerLanguageBackend, TextBackend, make_backend
-from services.classify.models import Correction, LabelledText, ModelInfo
+from services.classify.backends import TextBackend
+from services.classify.models import Correction, LabelledText
+from services.classify.multilingual import PerLanguageBackend, make_backend
+from services.classify.trained import TrainedModel
 from shared.models import utcnow
 
 if TYPE_CHECKING:
@@ -23,31 +23,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ARTIFACT = "model.joblib"
-META = "meta.json"
+log = logging.getLogger(__name__)
+
 CORRECTIONS = "corrections.jsonl"
-
-
-@dataclass
-class TrainedModel:
-    """A fitted back-end and what is known about how it was made."""
-
-    backend: TextBackend
-    version: str
-    trained_at: datetime
-    rows: int
-    source: str
-
-    def info(self, threshold: float) -> ModelInfo:
-        return ModelInfo(
-            backend=self.backend.name,
-            version=self.version,
-            trained_at=self.trained_at,
-            rows=self.rows,
-            stages=list(self.backend.classes),
-            confidence_threshold=threshold,
-            source=self.source,
-        )
+DATA_DIR = Path(__file__).with_name("data")
+HELD_OUT_SHARE = 5  # one correction in five (by a hash of the item id) is never trained on: it measures candidates
+# Bump when a back-end's training changes in a way the code hash below would not see (e.g. a dependency's behaviour).
+MODEL_FORMAT = 1
 
 
 def journey_rows(journey: JourneyMap) -> list[LabelledText]:
@@ -134,15 +116,56 @@ class CorrectionStore:
         return list(latest.values())
 
     def training_rows(self, known_stages: Iterable[str]) -> tuple[list[LabelledText], int]:
-        """Corrections usable for training (with text, to a known stage), and how many were left out."""
+        """Corrections usable for training (with text, to a known stage, not held out), and how many were left out
+        for having no text or an unknown stage (the held-out ones are not counted: see `heldout_rows`)."""
+        rows, skipped = self._usable(known_stages)
+        return [r for i, r in rows if not is_held_out(i)], skipped
+
+    def heldout_rows(self, known_stages: Iterable[str]) -> list[LabelledText]:
+        """The corrections kept for measuring (about one in five, chosen by item id, so always the same ones):
+        no model trained here ever sees them."""
+        rows, _ = self._usable(known_stages)
+        return [r for i, r in rows if is_held_out(i)]
+
+    def _usable(self, known_stages: Iterable[str]) -> tuple[list[tuple[str, LabelledText]], int]:
         known = set(known_stages)
         rows, skipped = [], 0
         for item in self.read():
             if item.text and item.text.strip() and item.stage in known:
-                rows.append(LabelledText(text=item.text, stage=item.stage))
+                rows.append((item.id, LabelledText(text=item.text, stage=item.stage)))
             else:
                 skipped += 1
         return rows, skipped
+
+
+def is_held_out(item_id: str) -> bool:
+    """Whether a correction of this item is kept out of training to measure candidates (stable across runs)."""
+    digest = hashlib.sha256(item_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % HELD_OUT_SHARE == 0
+
+
+def fingerprint(rows: Sequence[LabelledText], backend_name: str, fine_tune_steps: int = 0) -> str:
+    """A hash of everything a trained model depends on: its rows (text, stage, language), the back-end and its
+    settings, the code that trains it and the library versions whose pickles it holds. Same hash, same model."""
+    import numpy
+    import sklearn
+
+    from services.classify import backends, language, multilingual, semantic, text
+
+    digest = hashlib.sha256()
+    header = {
+        "format": MODEL_FORMAT,
+        "backend": backend_name,
+        "fine_tune_steps": fine_tune_steps,
+        "sklearn": sklearn.__version__,
+        "numpy": numpy.__version__,
+    }
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for module in (backends, language, multilingual, semantic, text):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    for row in rows:
+        digest.update(json.dumps([row.text, row.stage, row.language], ensure_ascii=False).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def fit(
@@ -184,73 +207,3 @@ def _row_language(row: LabelledText) -> str:
     if language is None and len(row.text.split()) >= 4:
         language = detect(row.text).code
     return language if language in SUPPORTED else "en"
-
-
-def save(model: TrainedModel, model_dir: Path, *, extra: dict[str, object] | None = None) -> Path:
-    """Write `<model_dir>/<version>/model.joblib` and `meta.json`; returns the version directory."""
-    target = Path(model_dir) / model.version
-    target.mkdir(parents=True, exist_ok=False)
-    tmp = target / (ARTIFACT + ".tmp")
-    joblib.dump(model.backend, tmp)
-    tmp.rename(target / ARTIFACT)
-    meta = {
-        "version": model.version,
-        "backend": model.backend.name,
-        "trained_at": model.trained_at.isoformat(),
-        "rows": model.rows,
-        "stages": model.backend.classes,
-        **(extra or {}),
-    }
-    (target / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return target
-
-
-def available_versions(model_dir: Path, backend_name: str) -> list[str]:
-    """Versions of `backend_name` in the directory, oldest first (version names sort by time)."""
-    root = Path(model_dir)
-    if not root.is_dir():
-        return []
-    found = []
-    for meta_path in root.glob(f"*/{META}"):
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if meta.get("backend") == backend_name and (meta_path.parent / ARTIFACT).exists():
-            found.append(meta_path.parent.name)
-    return sorted(found)
-
-
-def load(model_dir: Path, version: str) -> TrainedModel:
-    """Load one artifact. The model directory must be trusted: joblib files are pickles."""
-    target = Path(model_dir) / version
-    meta = json.loads((target / META).read_text(encoding="utf-8"))
-    backend: TextBackend = joblib.load(target / ARTIFACT)
-    return TrainedModel(
-        backend=backend,
-        version=meta["version"],
-        trained_at=datetime.fromisoformat(meta["trained_at"]),
-        rows=int(meta["rows"]),
-        source="artifact",
-    )
-
-
-def load_or_train(
-    *, journey: JourneyMap, backend_name: str, model_dir: Path, pinned: str | None = None
-) -> TrainedModel:
-    """The pinned artifact, else the newest one for this back-end, else a model trained now from the journey map."""
-    if pinned:
-        if not (Path(model_dir) / pinned / ARTIFACT).exists():
-            raise FileNotFoundError(f"pinned model version {pinned!r} is not in {model_dir}")
-        model = load(model_dir, pinned)
-    else:
-        versions = available_versions(model_dir, backend_name)
-        if not versions:
-            log.info("no model artifact; training from the journey map", extra={"backend": backend_name})
-            return fit(backend_name, journey_rows(journey), source="journey-map", version=f"map-{backend_name}")
-        model = load(model_dir, versions[-1])
-    unknown = set(model.backend.classes) - {s.id for s in journey.stages}
-    if unknown:
-        raise ValueError(f"model {model.version} knows stages the journey map lacks: {sorted(unknown)}")
-    log.info("loaded model artifact", extra={"version": model.version, "backend": model.backend.name})
-    return model

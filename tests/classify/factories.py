@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import Any
 
 from services.classify.service import Classifier
-from services.classify.training import TrainedModel, fit, journey_rows
+from services.classify.trained import TrainedModel
+from services.classify.training import fit, journey_rows
 from shared.journey import JourneyMap, load_journey_map
 from shared.models import Feedback, utcnow
 from shared.settings import DEFAULT_JOURNEY_MAP

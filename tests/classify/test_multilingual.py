@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.classify.backends import PerLanguageBackend, fold, folded_words, words
 from services.classify.language import SUPPORTED, detect
+from services.classify.multilingual import PerLanguageBackend
 from services.classify.sentiment import sentiment_of, severity_of
 from services.classify.service import Classifier
+from services.classify.text import fold, folded_words, words
 from services.classify.training import journey_rows, read_labelled_csv
 from shared.journey import UNASSIGNED, load_journey_map
 from shared.models import Method, Severity

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from services.classify.model_store import load, save
 from services.classify.semantic import semantic_available
 from services.classify.service import Classifier
-from services.classify.training import fit, journey_rows, load, save
+from services.classify.training import fit, journey_rows
 from shared.models import Method
 from tests.classify.factories import feedback, journey
 
@@ -67,7 +68,7 @@ def test_train_command_fine_tunes_and_records_it_in_the_artifact(
 ) -> None:
     import json
 
-    from services.classify.training import available_versions
+    from services.classify.model_store import available_versions
     from services.cli.main import main
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

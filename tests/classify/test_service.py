@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,19 +38,34 @@ def _event(text: str, **overrides: object) -> CloudEvent:
     return CloudEvent(id=event_id, source="it", type=EventType.feedback_received.value, data=data)
 
 
+@pytest.fixture(scope="module")
+def map_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default map's model, trained once and kept as the service keeps it: each service below loads it
+    (under a second) instead of training nine per-language models at start-up."""
+    from services.classify.model_store import map_model
+    from tests.classify.factories import journey
+
+    path = tmp_path_factory.mktemp("classify-map-model")
+    map_model(journey(), "tfidf", path)
+    return path
+
+
 @pytest.fixture
-def classify(kafka: KafkaSettings, broker: Broker, topic_prefix: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+def classify(
+    kafka: KafkaSettings, broker: Broker, topic_prefix: str, tmp_path: Path, map_model_dir: Path
+) -> Iterator[ServiceProcess]:
+    shutil.copytree(map_model_dir, tmp_path / "models")
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "JOURNEYLINE_TOPIC_PREFIX": topic_prefix,
         "CLASSIFY_MODEL_DIR": str(tmp_path / "models"),
         "JOURNEYLINE_ENV": "development",
     }
-    service = ServiceProcess("classify", env, tmp_path).start(timeout=60)
+    service = ServiceProcess("classify", env, tmp_path)
     try:
-        yield service
+        yield service.start(timeout=60)
     finally:
-        service.stop()
+        service.stop()  # also when it never became ready: no process left behind
 
 
 async def _read(kafka: KafkaSettings, topic: str, count: int, timeout: float = 45.0) -> list:
@@ -194,5 +210,9 @@ def _try_it(classify: ServiceProcess) -> None:
         assert ruled.json()["stage"] == "leave" and ruled.json()["method"] == "rule"
         bad = client.post("/v1/classify", json={"text": ""})
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
-        assert client.get("/v1/model").json()["source"] == "journey-map"
+        model = client.get("/v1/model").json()
+        assert model["source"] == "journey-map" and model["version"].startswith("map-tfidf-")
+        assert [v["version"] for v in model["versions"]] == [model["version"]]
+    started = classify.log_path.read_text(errors="replace")
+    assert "loaded the journey map's model" in started and "training from the journey map" not in started
     assert body["sentiment"]["label"] == "negative" and "'useless'" in body["sentiment"]["explanation"]

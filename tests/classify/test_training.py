@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from services.classify.model_store import available_versions, load_or_train, save
 from services.classify.models import Correction
-from services.classify.training import (
-    CorrectionStore,
-    available_versions,
-    fit,
-    journey_rows,
-    load_or_train,
-    read_labelled_csv,
-    save,
-)
+from services.classify.training import CorrectionStore, fit, journey_rows, read_labelled_csv
 from services.cli.main import main
 from tests.classify.factories import journey
 
@@ -28,7 +21,7 @@ def _csv(path: Path, rows: list[tuple[str, str]]) -> Path:
 
 def test_without_an_artifact_the_model_is_trained_from_the_journey_map(tmp_path: Path) -> None:
     model = load_or_train(journey=journey(), backend_name="tfidf", model_dir=tmp_path / "none")
-    assert model.source == "journey-map" and model.version == "map-tfidf"
+    assert model.source == "journey-map" and model.version.startswith("map-tfidf-")
     assert sorted(model.backend.classes) == sorted(s.id for s in journey().stages)
 
 
@@ -50,14 +43,17 @@ def test_corrections_latest_wins_and_only_usable_rows_train(tmp_path: Path) -> N
     at = datetime(2026, 11, 1, tzinfo=UTC)
     store.append(
         [
-            Correction(id="a", stage="use", text="meter reading wrong", by="x", at=at),
-            Correction(id="a", stage="pay", text="meter reading wrong", by="y", at=at),
+            Correction(id="c", stage="use", text="meter reading wrong", by="x", at=at),
+            Correction(id="c", stage="pay", text="meter reading wrong", by="y", at=at),
             Correction(id="b", stage="pay", text=None, by="x", at=at),
+            Correction(id="a", stage="leave", text="closing my account", by="x", at=at),  # held out (id hash)
         ]
     )
     rows, skipped = store.training_rows([s.id for s in journey().stages])
     assert [(r.text, r.stage) for r in rows] == [("meter reading wrong", "pay")]
     assert skipped == 1
+    held = store.heldout_rows([s.id for s in journey().stages])
+    assert [(r.text, r.stage) for r in held] == [("closing my account", "leave")]
 
 
 def test_csv_with_an_unknown_stage_is_refused(tmp_path: Path) -> None:

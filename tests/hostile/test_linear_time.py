@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.classify import backends
+from services.classify import text as classify_text
 from services.ingest.adapters.common import strip_html
 from services.ingest.examples import EXAMPLES
 from services.ingest.models import Adapter
@@ -120,5 +121,5 @@ def test_the_classifier_caches_stay_bounded_by_bytes_on_a_thousand_huge_words() 
     for start in range(0, len(junk), 100):
         model.classify_many(junk[start : start + 100])
     assert backends._NGRAM_CACHE.bytes <= backends._NGRAM_CACHE.max_bytes
-    assert backends._TOKENS.bytes <= backends._TOKENS.max_bytes
+    assert classify_text._TOKENS.bytes <= classify_text._TOKENS.max_bytes
     assert all(len(w) <= backends.MAX_CACHED_WORD for w in backends._NGRAM_CACHE._items)
