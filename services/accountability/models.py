@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from services.accountability.column_types import UTCDateTime, counter_field, json_field, when_field
 
 # Alembic keeps its own version table so ingest's migrations (if any) never collide with ours.
 VERSION_TABLE = "acct_alembic_version"
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python; naive UTC on SQLite (so string comparison orders), timestamptz on PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _when(*, index: bool = False, nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
-
-
-def _counter(default: float = 0) -> Any:
-    """A roll-up figure added to by later migrations: existing rows start at 0."""
-    return Field(default=default, sa_column_kwargs={"server_default": "0"})
-
-
-def _json(default: Any) -> Any:
-    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
 
 
 class FeedbackItem(SQLModel, table=True):
@@ -87,7 +54,7 @@ class FeedbackItem(SQLModel, table=True):
     stage: str = Field(max_length=64)
     original_stage: str | None = Field(default=None, max_length=64)
     corrected_by: str | None = Field(default=None, max_length=200)
-    corrected_at: datetime | None = _when(nullable=True)
+    corrected_at: datetime | None = when_field(nullable=True)
     confidence: float
     method: str = Field(max_length=20)
     sentiment_score: float
@@ -96,11 +63,11 @@ class FeedbackItem(SQLModel, table=True):
     csat: int | None = None
     nps: int | None = None
     ces: int | None = None
-    occurred_at: datetime = _when(index=True)
-    received_at: datetime = _when()
-    stored_at: datetime = _when()
+    occurred_at: datetime = when_field(index=True)
+    received_at: datetime = when_field()
+    stored_at: datetime = when_field()
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    data: dict[str, Any] = _json(dict)
+    data: dict[str, Any] = json_field(dict)
 
 
 class StageFigures(SQLModel):
@@ -119,15 +86,15 @@ class StageFigures(SQLModel):
     detractors: int = 0
     # Operational figures of contact records (migration 0005; see `rollup.operations`): contacts that reported any
     # of them, then per figure the sum and how many contacts reported it.
-    contacts: int = _counter()
-    wait_sum: float = _counter(0.0)
-    wait_n: int = _counter()
-    handle_sum: float = _counter(0.0)
-    handle_n: int = _counter()
-    hold_sum: float = _counter(0.0)
-    hold_n: int = _counter()
-    transfers_sum: float = _counter(0.0)
-    transfers_n: int = _counter()
+    contacts: int = counter_field()
+    wait_sum: float = counter_field(0.0)
+    wait_n: int = counter_field()
+    handle_sum: float = counter_field(0.0)
+    handle_n: int = counter_field()
+    hold_sum: float = counter_field(0.0)
+    hold_n: int = counter_field()
+    transfers_sum: float = counter_field(0.0)
+    transfers_n: int = counter_field()
 
 
 class StageMinute(StageFigures, table=True):
@@ -163,12 +130,12 @@ class Team(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=100)
     name: str = Field(max_length=200)
     escalation: str | None = Field(default=None, max_length=200)
-    receivers: list[dict[str, Any]] = _json(list)
+    receivers: list[dict[str, Any]] = json_field(list)
     # People an escalation step can notify ({name, contact}) and the chain of steps (migration 0008; see
     # `shared.journey.EscalationStep`); an empty chain: the single `escalation` after ESCALATE_AFTER_S.
-    members: list[dict[str, Any]] = _json(list)
-    chain: list[dict[str, Any]] = _json(list)
-    updated_at: datetime = _when()
+    members: list[dict[str, Any]] = json_field(list)
+    chain: list[dict[str, Any]] = json_field(list)
+    updated_at: datetime = when_field()
 
 
 class StageOwnership(SQLModel, table=True):
@@ -178,8 +145,8 @@ class StageOwnership(SQLModel, table=True):
 
     stage: str = Field(primary_key=True, max_length=64)
     accountable: str = Field(max_length=100)
-    contributing: list[str] = _json(list)
-    updated_at: datetime = _when()
+    contributing: list[str] = json_field(list)
+    updated_at: datetime = when_field()
 
 
 class AuditEntry(SQLModel, table=True):
@@ -188,12 +155,12 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "acct_audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _when(index=True)
+    at: datetime = when_field(index=True)
     actor: str = Field(max_length=200)
     action: str = Field(max_length=100)
     subject: str = Field(max_length=200)
-    before: dict[str, Any] = _json(dict)
-    after: dict[str, Any] = _json(dict)
+    before: dict[str, Any] = json_field(dict)
+    after: dict[str, Any] = json_field(dict)
 
 
 class CustomerMomentState(SQLModel, table=True):
@@ -204,8 +171,8 @@ class CustomerMomentState(SQLModel, table=True):
     customer_id: str = Field(primary_key=True, max_length=200)
     moment_id: str = Field(primary_key=True, max_length=100)
     count: int = 0
-    times: list[str] = _json(list)
-    updated_at: datetime = _when()
+    times: list[str] = json_field(list)
+    updated_at: datetime = when_field()
 
 
 class MomentOccurrence(SQLModel, table=True):
@@ -218,7 +185,7 @@ class MomentOccurrence(SQLModel, table=True):
     customer_id: str = Field(max_length=200, index=True)
     feedback_id: str = Field(max_length=64)
     count: int
-    occurred_at: datetime = _when(index=True)
+    occurred_at: datetime = when_field(index=True)
 
 
 class Alert(SQLModel, table=True):
@@ -237,20 +204,20 @@ class Alert(SQLModel, table=True):
     count: int = 1
     version: int = 1
     silenced: bool = False
-    opened_at: datetime = _when(index=True)
-    last_seen_at: datetime = _when()
-    last_active_at: datetime = _when()
-    acknowledged_at: datetime | None = _when(nullable=True)
+    opened_at: datetime = when_field(index=True)
+    last_seen_at: datetime = when_field()
+    last_active_at: datetime = when_field()
+    acknowledged_at: datetime | None = when_field(nullable=True)
     acknowledged_by: str | None = Field(default=None, max_length=200)
-    escalated_at: datetime | None = _when(nullable=True)
+    escalated_at: datetime | None = when_field(nullable=True)
     escalated_to: str | None = Field(default=None, max_length=200)
-    resolved_at: datetime | None = _when(nullable=True)
+    resolved_at: datetime | None = when_field(nullable=True)
     resolved_by: str | None = Field(default=None, max_length=200)
     # Noise control (migration 0008): the open cause alert that muted this one when it opened, and the incident
     # it was grouped into. Escalation-chain progress is kept in `details["escalation"]`.
     inhibited_by: str | None = Field(default=None, max_length=36)
     incident_id: str | None = Field(default=None, max_length=36, index=True)
-    details: dict[str, Any] = _json(dict)
+    details: dict[str, Any] = json_field(dict)
 
 
 class Silence(SQLModel, table=True):
@@ -263,13 +230,13 @@ class Silence(SQLModel, table=True):
     stage: str | None = Field(default=None, max_length=64)
     rule_id: str | None = Field(default=None, max_length=100)
     reason: str = Field(default="", max_length=500)
-    starts_at: datetime = _when()
-    ends_at: datetime = _when(index=True)
+    starts_at: datetime = when_field()
+    ends_at: datetime = when_field(index=True)
     created_by: str = Field(max_length=200)
-    created_at: datetime = _when()
+    created_at: datetime = when_field()
     rrule: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     duration_s: float | None = None
-    reminded_at: datetime | None = _when(nullable=True)
+    reminded_at: datetime | None = when_field(nullable=True)
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -286,14 +253,14 @@ class OutboxEntry(SQLModel, table=True):
     target: str = Field(max_length=1000)
     secret: str | None = Field(default=None, max_length=500)
     event_type: str = Field(max_length=100)
-    payload: dict[str, Any] = _json(dict)
+    payload: dict[str, Any] = json_field(dict)
     status: str = Field(default="pending", max_length=20, index=True)
     attempts: int = 0
-    next_attempt_at: datetime = _when(index=True)
-    lease_until: datetime | None = _when(nullable=True)
-    delivered_at: datetime | None = _when(nullable=True)
+    next_attempt_at: datetime = when_field(index=True)
+    lease_until: datetime | None = when_field(nullable=True)
+    delivered_at: datetime | None = when_field(nullable=True)
     last_error: str | None = Field(default=None, max_length=1000)
-    created_at: datetime = _when()
+    created_at: datetime = when_field()
 
 
 class ThemeItem(SQLModel, table=True):
@@ -306,8 +273,8 @@ class ThemeItem(SQLModel, table=True):
     item_id: str = Field(primary_key=True, max_length=64)
     theme: str = Field(primary_key=True, max_length=100)
     stage: str = Field(max_length=64)
-    hour: datetime = _when()
-    occurred_at: datetime = _when()
+    hour: datetime = when_field()
+    occurred_at: datetime = when_field()
     negative: int = 0
     nps: int | None = None
     csat: int | None = None
@@ -337,8 +304,8 @@ class ThemeSnapshot(SQLModel, table=True):
 
     stage: str = Field(primary_key=True, max_length=64)
     window: str = Field(primary_key=True, max_length=10)
-    computed_at: datetime = _when()
-    payload: dict[str, Any] = _json(dict)
+    computed_at: datetime = when_field()
+    payload: dict[str, Any] = json_field(dict)
 
 
 class ThemeProgress(SQLModel, table=True):
@@ -347,11 +314,11 @@ class ThemeProgress(SQLModel, table=True):
     __tablename__ = "acct_theme_progress"
 
     name: str = Field(primary_key=True, max_length=50)
-    stored_at: datetime | None = _when(nullable=True)
+    stored_at: datetime | None = when_field(nullable=True)
     item_id: str | None = Field(default=None, max_length=64)
-    corrected_at: datetime | None = _when(nullable=True)
+    corrected_at: datetime | None = when_field(nullable=True)
     corrected_id: str | None = Field(default=None, max_length=64)
-    updated_at: datetime | None = _when(nullable=True)
+    updated_at: datetime | None = when_field(nullable=True)
 
 
 class FollowUp(SQLModel, table=True):
@@ -365,8 +332,8 @@ class FollowUp(SQLModel, table=True):
     feedback_id: str = Field(max_length=64, index=True)
     stage: str = Field(max_length=64)
     question: str = Field(max_length=500)
-    requested_at: datetime = _when()
-    answered_at: datetime | None = _when(nullable=True)
+    requested_at: datetime = when_field()
+    answered_at: datetime | None = when_field(nullable=True)
     answer_feedback_id: str | None = Field(default=None, max_length=64)
     agreed: bool | None = None
 
@@ -378,7 +345,7 @@ class DigestRun(SQLModel, table=True):
 
     audience: str = Field(primary_key=True, max_length=100)
     week: str = Field(primary_key=True, max_length=10)
-    sent_at: datetime = _when()
+    sent_at: datetime = when_field()
     rows: int = 0
 
 
