@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.e2e import cpu_seconds, p99_by_slice
+from bench.load import cpu_seconds, p99_by_slice
 from services.cli.embedded import EmbeddedBroker, free_port
 from shared.kafka import ConsumerLoop, make_consumer, make_producer
 from shared.settings import KafkaSettings

@@ -15,26 +15,28 @@ import contextlib
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from sqlmodel import Session
 
+from bench.e2e_watch import LagSampler, Results, Service, StoreWatcher, consumer_lag
+from bench.load import SLICE_S, HttpConnection, by_slice, cpu_seconds, percentile, rss_mib
 from services.cli.brokers import broker_kind, make_broker
 from services.cli.embedded import free_port
+from services.ingest.models import Adapter, SourceCreate
+from services.ingest.settings import worker_launch
+from services.ingest.sources import add_source, create_tables
+from shared.db import make_engine
 from shared.kafka import ensure_topics
-from shared.models import stable_event_id
+from shared.models import Channel, stable_event_id
 from shared.settings import CommonSettings, KafkaSettings, Topics
 
 SERVICES = ("ingest", "classify", "accountability")
@@ -67,77 +69,15 @@ def register_bench(sub: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-@dataclass
-class Service:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@dataclass
-class Results:
-    sent_at: dict[str, float] = field(default_factory=dict)  # event id -> wall time its request was due
-    seen_at: dict[str, float] = field(default_factory=dict)  # event id -> wall time its row was first visible
-    stored_at: dict[str, float] = field(default_factory=dict)  # event id -> the row's own stored_at
-    received_at: dict[str, float] = field(default_factory=dict)  # event id -> when ingest received it
-    post_seconds: list[float] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    sent: int = 0
-
-
-def rss_mib(pid: int) -> float:
-    """VmRSS of a process, in MiB (from /proc/<pid>/status)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (from /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-SLICE_S = 30.0
-
-
-def p99_by_slice(samples: Iterable[tuple[float, float]], start: float) -> str:
-    """p99 latency of the (sent at, latency) samples sent in each SLICE_S from `start`: does it creep up?"""
-    return by_slice(samples, start, (99,))
-
-
-def by_slice(samples: Iterable[tuple[float, float]], start: float, quantiles: tuple[int, ...] = (50, 99)) -> str:
-    """Per SLICE_S from `start`, the latency quantiles of the samples sent in it: `0s:p50/p99ms 30s:...`."""
-    slices: dict[int, list[float]] = {}
-    for sent, latency in samples:
-        if sent >= start:
-            slices.setdefault(int((sent - start) // SLICE_S), []).append(latency)
-    return (
-        " ".join(
-            f"{k * SLICE_S:.0f}s:" + "/".join(f"{percentile(v, q) * 1000:.0f}" for q in quantiles) + "ms"
-            for k, v in sorted(slices.items())
-        )
-        or "-"
-    )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
 def _start(name: str, env: dict[str, str], run_dir: Path) -> Service:
     port = free_port()
     log = open(run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
     cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", "127.0.0.1", "--port", str(port)]
     cmd.append("--no-access-log")
+    if name == "ingest":  # INGEST_WORKERS processes (default one per core), as `journeyline dev` starts it
+        extra, worker_env = worker_launch(env)
+        cmd += extra
+        env = {**env, **worker_env}
     return Service(name, port, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
 
 
@@ -154,123 +94,15 @@ def _wait_ready(service: Service, timeout: float = 180.0) -> None:
 
 
 def _add_source(env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "sources", "add", SOURCE, "--channel", "chat",
-         "--rate-limit", "0"],
-        env=env, capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
-    return out.stdout.strip().splitlines()[-1]
-
-
-def _stamp(value: Any) -> float:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-class StoreWatcher(threading.Thread):
-    """Polls the SQLite file for rows it has not seen (by rowid) and notes when each first became visible."""
-
-    def __init__(self, path: Path, results: Results, every: float = 0.01) -> None:
-        super().__init__(daemon=True, name="store-watcher")
-        self.path, self.results, self.every = path, results, every
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        last = 0
-        conn: sqlite3.Connection | None = None
-        while not self.halt.is_set():
-            try:
-                if conn is None:
-                    conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)
-                rows = conn.execute(
-                    "SELECT rowid, id, stored_at, received_at FROM acct_feedback WHERE rowid > ? ORDER BY rowid",
-                    (last,),
-                ).fetchall()
-            except sqlite3.Error:  # the table may not exist yet, or a checkpoint is running
-                rows = []
-            now = time.time()
-            for rowid, event_id, stored_at, received_at in rows:
-                self.results.seen_at.setdefault(event_id, now)
-                self.results.stored_at.setdefault(event_id, _stamp(stored_at))
-                self.results.received_at.setdefault(event_id, _stamp(received_at))
-                last = max(last, rowid)
-            self.halt.wait(self.every)
-        if conn is not None:
-            conn.close()
-
-
-class LagSampler(threading.Thread):
-    """Reads each consumer's lag every second or so during the load, to show which hop falls behind and when."""
-
-    def __init__(self, services: list[Service], every: float = 1.0) -> None:
-        super().__init__(daemon=True, name="lag-sampler")
-        self.services, self.every = services, every
-        self.samples: list[tuple[float, dict[str, int]]] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        started = time.monotonic()
-        while not self.halt.wait(self.every):
-            self.samples.append((time.monotonic() - started, {s.name: _lag(s) for s in self.services}))
-
-    def summary(self) -> str:
-        slices: dict[int, dict[str, int]] = {}
-        for at, lag in self.samples:
-            worst = slices.setdefault(int(at // SLICE_S), {})
-            for name, value in lag.items():
-                worst[name] = max(worst.get(name, 0), value)
-        return (
-            " ".join(
-                f"{k * SLICE_S:.0f}s:" + "/".join(str(v) for v in worst.values()) for k, worst in sorted(slices.items())
-            )
-            + f" ({'/'.join(s.name for s in self.services)})"
-        )
-
-
-class _Connection:
-    """A minimal keep-alive HTTP/1.1 client: the load generator must cost far less CPU than the services."""
-
-    def __init__(self, port: int, key: str) -> None:
-        self.port, self.key = port, key
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, body: bytes) -> int:
-        reused = self.writer is not None
-        try:
-            return await self._post(body)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            if not reused:
-                raise
-            self.close()  # the server closed an idle keep-alive connection: open a new one, once
-            return await self._post(body)
-
-    async def _post(self, body: bytes) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        head = (
-            f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"X-API-Key: {self.key}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in raw.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self.reader.readexactly(length)
-        return int(raw[9:12])
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+    engine = make_engine(env["DATABASE_URL"])
+    try:
+        create_tables(engine)
+        with Session(engine) as session:
+            source = SourceCreate(name=SOURCE, channel=Channel.chat, adapter=Adapter.generic, rate_limit=0)
+            _, key = add_source(session=session, source=source)
+    finally:
+        engine.dispose()
+    return key
 
 
 async def _load(port: int, key: str, results: Results, *, rate: float, duration: float, batch: int) -> float:
@@ -278,24 +110,28 @@ async def _load(port: int, key: str, results: Results, *, rate: float, duration:
     (a slow answer does not delay the next request, so queueing is measured, not hidden). Returns events/s sent."""
     run = uuid.uuid4().hex[:8]
     interval = batch / rate
-    idle = [_Connection(port, key) for _ in range(16)]
+    idle = [HttpConnection(port, key) for _ in range(16)]
     pending: set[asyncio.Task[None]] = set()
+    # At most 512 connections: past the service's capacity requests queue here (their wait still counts, from
+    # the moment they were due) instead of opening connections until the process runs out of file descriptors.
+    slots = asyncio.Semaphore(512)
 
     async def post(first: int, due_wall: float) -> None:
         events = [
             {"external_id": f"{run}-{n}", "customer_id": f"CUS-{n % 5000:04d}", "text": TEXTS[n % len(TEXTS)]}
             for n in range(first, first + batch)
         ]
-        conn = idle.pop() if idle else _Connection(port, key)
-        started = time.perf_counter()
-        try:
-            status = await conn.post(orjson.dumps(events[0] if batch == 1 else events))
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            conn.close()
-            results.statuses[type(exc).__name__] = results.statuses.get(type(exc).__name__, 0) + 1
-            return
-        finally:
-            idle.append(conn)
+        async with slots:
+            conn = idle.pop() if idle else HttpConnection(port, key)
+            started = time.perf_counter()
+            try:
+                status = await conn.post(orjson.dumps(events[0] if batch == 1 else events))
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                conn.close()
+                results.statuses[type(exc).__name__] = results.statuses.get(type(exc).__name__, 0) + 1
+                return
+            finally:
+                idle.append(conn)
         results.post_seconds.append(time.perf_counter() - started)
         results.statuses[str(status)] = results.statuses.get(str(status), 0) + 1
         if status == 202:  # ids are derived from (source, external_id): no need to parse the answer
@@ -389,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
         cpu = {name: cpu_seconds(pid) - cpu_start[name] for name, pid in pids.items()}
         busy = ", ".join(f"{name} {seconds / (time.monotonic() - load_started):.0%}" for name, seconds in cpu.items())
         print(f"e2e CPU during the load (share of one core): {busy}")
-        lag = {s.name: _lag(s) for s in services[1:]}
+        lag = {s.name: consumer_lag(s) for s in services[1:]}
         print(f"e2e consumer lag when the load stopped (records not yet processed): {lag}")
         deadline = time.monotonic() + args.drain
         while time.monotonic() < deadline and not set(results.sent_at) <= set(results.seen_at):
@@ -411,16 +247,6 @@ def _run(args: argparse.Namespace) -> int:
         broker.stop()
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _lag(service: Service) -> int:
-    """The sum of `journeyline_consumer_lag` over the service's partitions (its main consumer group)."""
-    total = 0.0
-    with contextlib.suppress(httpx.HTTPError):
-        for line in httpx.get(service.url + "/metrics", timeout=5).text.splitlines():
-            if line.startswith("journeyline_consumer_lag{") and "corrections" not in line:
-                total += float(line.rsplit(" ", 1)[1])
-    return int(total)
 
 
 def _report(

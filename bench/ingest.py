@@ -1,5 +1,7 @@
-"""`journeyline bench ingest`: a bare aiokafka producer vs the ingest batch path in one run, plus
-single-event latency at a fixed request rate. The service runs as a real uvicorn process."""
+"""`journeyline bench ingest`: in one run against one broker, with one load generator,
+(a) a bare aiokafka producer vs the ingest batch path, (b) single-event requests/s of ingest vs a trivial FastAPI
+endpoint that only answers 202 (the machine's HTTP ceiling), and (c) single-event latency at a fixed request rate
+(by default half the ceiling). Both servers run as real uvicorn processes with the same number of workers."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import gc
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,12 +21,15 @@ from typing import Any
 
 import httpx
 import orjson
+import uvloop
 from sqlmodel import Session
 
+from bench.load import HttpConnection, cpu_seconds, percentile
 from services.cli.brokers import broker_kind, make_broker
 from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.service import add_source, create_tables
+from services.ingest.settings import IngestSettings
+from services.ingest.sources import add_source, create_tables
 from shared.cloudevents import CloudEvent, encode
 from shared.db import make_engine
 from shared.kafka import ensure_topics, make_producer
@@ -44,8 +50,15 @@ def register_bench(sub: Any) -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events per throughput run")
     parser.add_argument("--batch", type=int, default=500, help="events per HTTP request on the batch path")
     parser.add_argument("--concurrency", type=int, default=4, help="connections posting batches at once")
-    parser.add_argument("--rate", type=int, default=500, help="single-event requests per second")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the single-event run")
+    parser.add_argument(
+        "--rate", type=int, default=0, help="single-event requests/s of the latency run (default: half the ceiling)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each single-event run")
+    parser.add_argument("--connections", type=int, default=32, help="connections of the single-event throughput runs")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="uvicorn workers of both servers (default INGEST_WORKERS, else cores)"
+    )
+    parser.add_argument("--profile", type=Path, default=None, help="record a py-spy profile of ingest into this file")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), help="use this broker")
     parser.add_argument(
         "--broker",
@@ -105,60 +118,24 @@ async def _bare(kafka: KafkaSettings, records: list[tuple[bytes, Any, bytes]]) -
         await producer.stop()
 
 
-class _Conn:
-    """A minimal keep-alive HTTP/1.1 client: the load generator must cost less CPU than the server."""
-
-    def __init__(self, port: int, key: str) -> None:
-        self.port, self.key = port, key
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, body: bytes, content_type: str) -> int:
-        reused = self.writer is not None
-        try:
-            return await self._post(body, content_type)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            if not reused:
-                raise
-            self.close()  # the server closed an idle keep-alive connection: open a new one, once
-            return await self._post(body, content_type)
-
-    async def _post(self, body: bytes, content_type: str) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None and self.writer is not None
-        head = (
-            f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-            f"X-API-Key: {self.key}\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self.writer.write(head + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        length = 0
-        for line in raw.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
 async def _batch_path(port: int, key: str, payloads: list[dict[str, Any]], batch: int, concurrency: int) -> float:
     bodies = [orjson.dumps(payloads[i : i + batch]) for i in range(0, len(payloads), batch)]
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     failures: list[int] = []
+    retries: list[int] = []
 
     async def worker() -> None:
-        conn = _Conn(port, key)
+        conn = HttpConnection(port, key)
         try:
             while not queue.empty():
-                status = await conn.post(queue.get_nowait(), "application/json")
+                body = queue.get_nowait()
+                status = await conn.post(body, "application/json")
+                while status == 429:  # source_busy: a real client retries (counted, and the time counts)
+                    retries.append(status)
+                    await asyncio.sleep(0.05)
+                    status = await conn.post(body, "application/json")
                 if status != 202:
                     failures.append(status)
         finally:
@@ -169,25 +146,30 @@ async def _batch_path(port: int, key: str, payloads: list[dict[str, Any]], batch
     elapsed = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"{len(failures)} batch requests failed, e.g. HTTP {failures[0]}")
+    if retries:
+        print(f"  ({len(retries)} batch requests were answered 429 and retried)", flush=True)
     return len(payloads) / elapsed
 
 
 async def _latency(port: int, key: str, payloads: list[dict[str, Any]], rate: int) -> tuple[list[float], int]:
     """Open loop: request i is due at start + i/rate; latency counts from that moment (no coordinated omission)."""
     bodies = [orjson.dumps(p) for p in payloads]
-    idle: list[_Conn] = [_Conn(port, key) for _ in range(16)]
+    idle: list[HttpConnection] = [HttpConnection(port, key) for _ in range(16)]
     latencies: list[float] = []
     errors = 0
+    # At most 256 connections: past the server's capacity requests queue here, and their wait still counts.
+    slots = asyncio.Semaphore(256)
 
     async def one(body: bytes, due: float) -> None:
         nonlocal errors
-        conn = idle.pop() if idle else _Conn(port, key)
-        try:
-            status = await conn.post(body, "application/json")
-            if status != 202:
-                errors += 1
-        finally:
-            idle.append(conn)
+        async with slots:
+            conn = idle.pop() if idle else HttpConnection(port, key)
+            try:
+                status = await conn.post(body, "application/json")
+                if status != 202:
+                    errors += 1
+            finally:
+                idle.append(conn)
         latencies.append(time.perf_counter() - due)
 
     tasks = []
@@ -204,14 +186,40 @@ async def _latency(port: int, key: str, payloads: list[dict[str, Any]], rate: in
     return latencies, errors
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+async def _closed_loop(
+    port: int, key: str, payloads: list[dict[str, Any]], seconds: float, connections: int
+) -> tuple[int, list[float], dict[int, int]]:
+    """`connections` clients each post single events back to back for `seconds`: requests answered, latencies,
+    and the count of every non-202 status."""
+    bodies = [orjson.dumps(p) for p in payloads]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    stop = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def client() -> None:
+        conn = HttpConnection(port, key)
+        try:
+            while (now := time.perf_counter()) < stop:
+                status = await conn.post(bodies[next(counter) % len(bodies)], "application/json")
+                latencies.append(time.perf_counter() - now)
+                if status != 202:
+                    statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    return int(len(latencies) / elapsed), latencies, statuses
 
 
-def _start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", "services.ingest.main:app", "--host", "127.0.0.1", "--port", str(port)]
+def _start_service(
+    env: dict[str, str], port: int, log: Path, *, app: str = "services.ingest.main:app", workers: int = 1
+) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--no-access-log", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+    cmd += ["--workers", str(workers)] if workers > 1 else []
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -227,15 +235,55 @@ def _start_service(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
     raise RuntimeError(f"ingest not ready within 60s; see {log}")
 
 
-def _run(args: argparse.Namespace) -> int:
-    import uvloop
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT; uvicorn stops its workers
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
+
+def _single_run(
+    label: str, port: int, key: str, proc: subprocess.Popen[bytes], args: argparse.Namespace, run: str,
+    profile: Path | None = None,
+) -> int:  # fmt: skip
+    uvloop.run(_closed_loop(port, key, _payloads(500, f"warm-{run}"), 1.0, args.connections))  # not counted
+    spy = None
+    if profile is not None:  # py-spy samples the server and its workers during the measured run only
+        cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(proc.pid), "--subprocesses"]
+        cmd += ["--nonblocking", "--rate", "250", "--duration", f"{args.seconds:.0f}", "-o", str(profile)]
+        cmd += ["--format", "raw"] if profile.suffix == ".txt" else []
+        spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = cpu_seconds(proc.pid)
+    rps, latencies, statuses = uvloop.run(
+        _closed_loop(port, key, _payloads(20_000, run), args.seconds, args.connections)
+    )
+    cpu = cpu_seconds(proc.pid) - cpu
+    if spy is not None:
+        spy.wait(60)
+    per_request = cpu / max(1, len(latencies)) * 1000
+    print(
+        f"{label:<24} {rps:>10,.0f} req/s   p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
+        f"server CPU {per_request:.3f} ms/request, non-202 {statuses or 0}  ({args.connections} connections)",
+        flush=True,
+    )
+    return rps
+
+
+def _run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="jl-bench-ingest-"))
     kind = args.broker or broker_kind()
     broker = None if args.bootstrap else make_broker(kind, work).start()
     bootstrap = args.bootstrap or (broker.bootstrap_servers if broker else "")
     engine_name = broker.engine if broker else CommonSettings().kafka_engine
-    print(f"broker: {'Apache Kafka' if engine_name == 'kafka' else 'embedded Tansu'} on {bootstrap}", flush=True)
+    workers = args.workers or IngestSettings().launch_workers
+    print(
+        f"broker: {'Apache Kafka' if engine_name == 'kafka' else 'embedded Tansu'} on {bootstrap}; "
+        f"{workers} uvicorn worker(s) per server, {os.cpu_count()} cores",
+        flush=True,
+    )
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(engine=engine_name, bootstrap_servers=bootstrap, topics=Topics(prefix=prefix))
     db_url = f"sqlite:///{work / 'ingest.db'}"
@@ -245,9 +293,8 @@ def _run(args: argparse.Namespace) -> int:
         bench = SourceCreate(name="bench", channel=Channel.chat, adapter=Adapter.generic, rate_limit=0)
         _, key = add_source(session=session, source=bench)
     engine.dispose()
-    port = free_port()
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_ENGINE": engine_name}
-    env |= {"JOURNEYLINE_TOPIC_PREFIX": prefix, "DATABASE_URL": db_url}
+    env |= {"JOURNEYLINE_TOPIC_PREFIX": prefix, "DATABASE_URL": db_url, "INGEST_WORKERS": str(workers)}
     env["JOURNEYLINE_LOG_LEVEL"] = "WARNING"
     proc = None
     try:
@@ -255,7 +302,14 @@ def _run(args: argparse.Namespace) -> int:
         payloads = _payloads(args.events, "bare")
         bare = uvloop.run(_bare(kafka, _records(payloads, "bench")))
         print(f"bare aiokafka producer   {bare:>10,.0f} events/s  ({args.events:,} events, acks=all)", flush=True)
-        proc = _start_service(env, port, work / "ingest.log")
+
+        port = free_port()
+        proc = _start_service(env, port, work / "trivial.log", app="bench.trivial:app", workers=workers)
+        ceiling = _single_run("trivial FastAPI 202", port, key, proc, args, "trivial")
+        _stop(proc)
+
+        port = free_port()
+        proc = _start_service(env, port, work / "ingest.log", workers=workers)
         uvloop.run(_batch_path(port, key, _payloads(2_000, "warm"), args.batch, args.concurrency))
         path = uvloop.run(_batch_path(port, key, _payloads(args.events, "http"), args.batch, args.concurrency))
         print(
@@ -263,28 +317,34 @@ def _run(args: argparse.Namespace) -> int:
             f"{args.concurrency} connections)",
             flush=True,
         )
-        print(f"ratio batch/bare         {path / bare:>10.2f}   (target >= 0.50)", flush=True)
-        uvloop.run(_latency(port, key, _payloads(args.rate, "warm-single"), args.rate))  # one second, not counted
-        n = int(args.rate * args.seconds)
+        single = _single_run("ingest single events", port, key, proc, args, "single-max", args.profile)
+
+        rate = args.rate or max(1, ceiling // 2)
+        uvloop.run(_latency(port, key, _payloads(rate, "warm-single"), rate))  # one second, not counted
+        n = int(rate * args.seconds)
         # The load generator must not stall itself: its own garbage collector's full passes would show up as
         # server latency. Freeze what exists and pause collection for the measured run only.
         gc.collect()
         gc.freeze()
         gc.disable()
         try:
-            latencies, errors = uvloop.run(_latency(port, key, _payloads(n, "single"), args.rate))
+            started = time.perf_counter()
+            latencies, errors = uvloop.run(_latency(port, key, _payloads(n, "single"), rate))
+            achieved = n / (time.perf_counter() - started)
         finally:
             gc.enable()
         print(
-            f"single events at {args.rate} req/s for {args.seconds:g}s: p50 {_pct(latencies, 0.50):.1f} ms, "
-            f"p99 {_pct(latencies, 0.99):.1f} ms, max {_pct(latencies, 1.0):.1f} ms, non-202 {errors}  "
-            "(target p99 < 50 ms)",
+            f"single events at {rate} req/s (achieved {achieved:,.0f}) for {args.seconds:g}s: "
+            f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, max {percentile(latencies, 100) * 1000:.1f} ms, "
+            f"non-202 {errors}  (target p99 < 50 ms)",
             flush=True,
         )
+        print(f"ratio batch/bare         {path / bare:>10.2f}   (target >= 0.80)", flush=True)
+        print(f"ratio single/trivial     {single / ceiling:>10.2f}   (target >= 0.50)", flush=True)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(15)
+        _stop(proc)
         if broker is not None:
             broker.stop()
+    if args.profile is not None:
+        print(f"profile: {args.profile}", flush=True)
     return 0

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 
-from shared.http import BodyLimit, ReadinessCheck, install_problem_handlers, ops_router
+from shared.http import BodyLimit, ReadinessCheck, document_problems, install_problem_handlers, ops_router
 from shared.logging import configure_logging
 from shared.settings import CommonSettings
 
@@ -70,6 +70,7 @@ def service_app(
 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan, **settings.docs_urls())
     install_problem_handlers(app)
+    document_problems(app)  # the OpenAPI document says what those handlers answer
     app.add_middleware(BodyLimit, default=body_limit, limits=body_limits)
 
     def check(check_name: str) -> ReadinessCheck:

@@ -18,6 +18,7 @@ import httpx
 
 from services.cli.brokers import Broker, make_broker
 from services.cli.embedded import port_open
+from services.ingest.settings import worker_launch
 from shared.kafka import ensure_topics
 from shared.settings import CommonSettings
 
@@ -89,7 +90,10 @@ class DevStack:
             log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115
             cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", self.host]
             cmd += ["--port", str(port), "--no-access-log"]
-            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            extra, worker_env = worker_launch(env) if name == "ingest" else ([], {})
+            cmd += extra  # ingest: INGEST_WORKERS processes (default one per core), each knowing its share
+            env_of = {**env, **worker_env}
+            proc = subprocess.Popen(cmd, env=env_of, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
             self.children.append(Child(name, port, proc))
         for child in self.children:
             _wait_ready(child, self.var_dir)

@@ -1,4 +1,5 @@
-"""Thin routers: POST /v1/events (one event, a JSON array or NDJSON) and the sources admin API."""
+"""The events route: POST /v1/events (one event, a JSON array or NDJSON), and what webhooks share with it
+(`accept`). How it is documented: `events_openapi`; the sources admin API: `sources_api`."""
 
 from __future__ import annotations
 
@@ -9,107 +10,53 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.exc import IntegrityError
 
 from services.ingest import metrics
-from services.ingest.adapters.generic import GenericEvent
 from services.ingest.admission import Admission
 from services.ingest.auth import SourceInfo
-from services.ingest.deps import AdminDep, Runtime, RuntimeDep, SessionDep
-from services.ingest.examples import EXAMPLES, FORM_EXAMPLE, NDJSON_EXAMPLE
-from services.ingest.intake import Record, Rejection, adapter_for, count_by, media_type, parse_body, prepare
+from services.ingest.events_openapi import EVENTS_OPENAPI, EVENTS_RESPONSES
+from services.ingest.intake import (
+    IntakeError,
+    Record,
+    Rejection,
+    adapter_for,
+    count_by,
+    media_type,
+    parse_body,
+    prepare,
+)
 from services.ingest.models import (
-    Accepted,
     Adapter,
-    BatchResult,
-    SourceCreate,
-    SourcePublic,
-    SourceWithKey,
-    source_public,
 )
 from services.ingest.publisher import BrokerUnavailable
-from services.ingest.service import InvalidMapping, SourceError, add_source, list_sources, revoke_source, rotate_key
-from shared.http import PROBLEM_JSON, Problem
+from services.ingest.runtime import Runtime
+from shared.http import Problem
 from shared.models import utcnow
 
 router = APIRouter(prefix="/v1", tags=["events"])
-admin = APIRouter(prefix="/v1/sources", tags=["sources (admin)"])
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with its `$defs` references inlined: they would resolve against the OpenAPI document's root."""
-    defs = schema.pop("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
-                return walk(defs[ref.removeprefix("#/$defs/")])
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    result: dict[str, Any] = walk(schema)
-    return result
-
-
-_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
-_EVENTS_OPENAPI: dict[str, Any] = {
-    "security": [{"APIKeyHeader": []}],
-    "parameters": [
-        {
-            "name": "adapter",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string", "enum": [a.value for a in Adapter]},
-            "description": "Payload shape; defaults to the source's adapter",
-        },
-        {
-            "name": "X-Journeyline-Adapter",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "enum": [a.value for a in Adapter]},
-            "description": "The same as ?adapter=",
-        },
-    ],
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        _inline(GenericEvent.model_json_schema()),
-                        {"type": "object", "description": "A payload of the chosen adapter (see the examples)"},
-                        {"type": "array", "items": {"type": "object"}, "description": "A batch"},
-                    ]
-                },
-                "examples": EXAMPLES,
-            },
-            "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-                "example": FORM_EXAMPLE,
-            },
-        },
-    },
+# How a request refused as a whole (intake.IntakeError) is answered: status, title, and the reason shown in the body
+# and counted in the metrics (None: neither, as for a request that never got as far as its events).
+REFUSALS: dict[str, tuple[int, str, str | None]] = {
+    "unsupported_media_type": (415, "Unsupported media type", None),
+    "invalid_utf8": (400, "Invalid UTF-8", "invalid_utf8"),
+    "invalid_form": (400, "Malformed form", "invalid_form"),
+    "invalid_json": (400, "Malformed JSON", "invalid_json"),
+    "empty_batch": (422, "Empty batch", "missing_field"),
+    "unknown_adapter": (400, "Unknown adapter", None),
+    "no_mapping": (400, "No mapping", None),
+    "forbidden_source": (403, "Forbidden source", "forbidden_source"),
 }
-_EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Every event is on the broker (acks=all). One event: `Accepted`; a batch: `BatchResult`."},
-    207: {"description": "Some events of the batch were accepted; see `results`", "model": BatchResult},
-    400: {"description": "Malformed JSON, invalid UTF-8 or unknown adapter", **_PROBLEM},
-    401: {"description": "Missing, unknown or revoked API key", **_PROBLEM},
-    403: {"description": "An event names another source", **_PROBLEM},
-    413: {"description": "Body or batch too large", **_PROBLEM},
-    415: {"description": "Not JSON, NDJSON or a form (x-www-form-urlencoded), or not UTF-8", **_PROBLEM},
-    422: {"description": "No event was valid (`reason` per item)", **_PROBLEM},
-    429: {
-        "description": "The source's rate limit (`rate_limited`), or too many of its events waiting for the broker "
-        "(`source_busy`); see Retry-After",
-        **_PROBLEM,
-    },
-    503: {"description": "The broker did not acknowledge in time; retry after Retry-After", **_PROBLEM},
-}
+
+
+def refusal(exc: IntakeError) -> Problem:
+    """The problem+json answer to a request intake refused."""
+    status, title, reason = REFUSALS[exc.reason]
+    extra: dict[str, Any] = {"reason": reason} if reason else {}
+    if exc.index is not None:
+        extra["index"] = exc.index
+    return Problem(status, title, exc.detail, **extra)
 
 
 def _json(body: Any, status: int) -> Response:
@@ -119,9 +66,9 @@ def _json(body: Any, status: int) -> Response:
 @router.post(
     "/events",
     status_code=202,
-    response_model=Accepted,
-    responses=_EVENTS_RESPONSES,
-    openapi_extra=_EVENTS_OPENAPI,
+    response_model=None,
+    responses=EVENTS_RESPONSES,
+    openapi_extra=EVENTS_OPENAPI,
     summary="Send one event, a JSON array of events, or NDJSON",
 )
 async def post_events(request: Request) -> Response:
@@ -141,7 +88,10 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
     if source is None:
         detail = "send the source's key in X-API-Key" if not api_key else "the API key is unknown or revoked"
         raise Problem(401, "Unauthorized", detail)
-    chosen = adapter_for(source, requested)
+    try:
+        chosen = adapter_for(source, requested)
+    except IntakeError as exc:
+        raise refusal(exc) from None
     # The body's size limit is BodyLimit's (shared/http.py): over it, reading raises a 413 problem.
     return await accept(request, runtime, source, chosen, await request.body())
 
@@ -149,14 +99,14 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
 async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen: Adapter, raw: bytes) -> Response:
     """An authenticated source's body: parse, limit, adapt, validate, publish; the answer says what was accepted."""
     settings = runtime.settings
-    fmt = media_type(request.headers.get("content-type"))
     channel = source.channel.value
     try:
-        body = parse_body(raw, fmt, channel=channel)
-    except Problem as problem:
+        body = parse_body(raw, media_type(request.headers.get("content-type")), channel=channel)
+    except IntakeError as exc:
+        problem = refusal(exc)
         if problem.extra.get("reason"):
             metrics.EVENTS.labels(source.name, channel, "rejected", problem.extra["reason"]).inc()
-        raise
+        raise problem from None
     if body.count > settings.max_batch_items:
         raise Problem(413, "Batch too large", f"{body.count} events; at most {settings.max_batch_items} per request")
     metrics.BATCH_SIZE.observe(body.count)
@@ -168,7 +118,6 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
             headers={"Retry-After": f"{wait:.0f}"}, reason="rate_limited",
         )  # fmt: skip
     admission = runtime.admission
-    assert admission is not None
     # Checked before adapting and validating (most of a request's CPU): a flood's refused or waiting requests
     # must not starve the event loop that serves every other source's acknowledgements.
     waits_until = asyncio.get_running_loop().time() + admission.max_wait
@@ -180,9 +129,11 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
             body, source=source, adapter=chosen, received_at=now,
             max_future=timedelta(seconds=settings.max_future_skew_seconds),
         )  # fmt: skip
-    except Problem as problem:  # a foreign source refuses the whole request
-        metrics.EVENTS.labels(source.name, channel, "rejected", "forbidden_source").inc(body.count)
-        raise problem
+    except IntakeError as exc:  # a foreign source (or a missing mapping) refuses the whole request
+        problem = refusal(exc)
+        if problem.extra.get("reason"):
+            metrics.EVENTS.labels(source.name, channel, "rejected", problem.extra["reason"]).inc(body.count)
+        raise problem from None
     _charge_envelopes(runtime, source, channel, body.count, len(records) + len(rejections))
     _count(source.name, rejections)
     if not records:
@@ -274,40 +225,3 @@ def _none_accepted(batch: bool, rejections: list[Rejection]) -> Problem:
         422, "No event accepted", f"all {len(rejections)} events were rejected; see results",
         outcome="rejected", accepted=0, rejected=len(rejections), results=_results([], rejections),
     )  # fmt: skip
-
-
-@admin.get("", response_model=list[SourcePublic], summary="List sources (keys are never shown)")
-def get_sources(_: AdminDep, session: SessionDep) -> list[SourcePublic]:
-    return [source_public(s) for s in list_sources(session=session)]
-
-
-@admin.post("", status_code=201, response_model=SourceWithKey, summary="Add a source; its key is shown once")
-def create_source(_: AdminDep, session: SessionDep, runtime: RuntimeDep, source: SourceCreate) -> SourceWithKey:
-    try:
-        row, key = add_source(session=session, source=source)
-    except InvalidMapping as exc:
-        raise Problem(422, "Invalid mapping", str(exc)) from None
-    except (SourceError, IntegrityError) as exc:
-        raise Problem(409, "Conflict", str(exc) if isinstance(exc, SourceError) else "the source exists") from None
-    runtime.sources.put(row)
-    return SourceWithKey(**source_public(row).model_dump(), api_key=key)
-
-
-@admin.post("/{name}/rotate", response_model=SourceWithKey, summary="Issue a new key; the old one stops working")
-def rotate_source(_: AdminDep, session: SessionDep, runtime: RuntimeDep, name: str) -> SourceWithKey:
-    try:
-        row, key = rotate_key(session=session, name=name)
-    except SourceError as exc:
-        raise Problem(404, "Not found", str(exc)) from None
-    runtime.sources.put(row)
-    return SourceWithKey(**source_public(row).model_dump(), api_key=key)
-
-
-@admin.post("/{name}/revoke", response_model=SourcePublic, summary="Stop accepting the source's key")
-def revoke(_: AdminDep, session: SessionDep, runtime: RuntimeDep, name: str) -> SourcePublic:
-    try:
-        row = revoke_source(session=session, name=name)
-    except SourceError as exc:
-        raise Problem(404, "Not found", str(exc)) from None
-    runtime.sources.put(row)
-    return source_public(row)

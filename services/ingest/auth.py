@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -13,7 +14,7 @@ from sqlmodel import Session
 
 from services.ingest import metrics
 from services.ingest.models import Adapter, Source
-from services.ingest.service import active_sources, create_tables, hash_key
+from services.ingest.sources import active_sources, create_tables, hash_key
 from shared.models import Channel
 
 log = logging.getLogger(__name__)
@@ -140,19 +141,36 @@ class _Bucket:
 
 @dataclass
 class RateLimiter:
-    """Token bucket per source, counted in events; the bucket holds at least one full batch."""
+    """Token bucket per source, counted in events; the bucket holds at least one full batch.
+
+    With several worker processes (INGEST_WORKERS) each one enforces `1/workers` of every source's rate, with
+    nothing shared between them: the sum over the workers never exceeds the source's limit (plus each worker's
+    bucket, at least one full batch). The kernel spreads connections over the workers, so a source posting on
+    several connections gets its whole rate; one posting on a single keep-alive connection reaches one worker and
+    gets `rate/workers` (its 429 says when to retry)."""
 
     default_rate: float
     min_burst: int
+    workers: int = 1
+    clock: Callable[[], float] = time.monotonic
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+    def rate_of(self, source: SourceInfo) -> float:
+        """This worker's share of the source's events/s (0: unlimited)."""
+        rate = self.default_rate if source.rate_limit is None else source.rate_limit
+        return rate / self.workers if rate > 0 else 0.0
 
     def take(self, source: SourceInfo, count: int) -> float:
         """Take `count` tokens; return 0 when allowed, else the seconds to wait before retrying."""
-        rate = self.default_rate if source.rate_limit is None else source.rate_limit
+        rate = self.rate_of(source)
         if rate <= 0:
             return 0.0
         burst = max(rate * 2, float(self.min_burst))
-        now = time.monotonic()
+        now = self.clock()
         bucket = self._buckets.get(source.name)
         if bucket is None:
             bucket = self._buckets[source.name] = _Bucket(burst, now)

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.service import (
+from services.ingest.settings import IngestSettings
+from services.ingest.sources import (
     InvalidMapping,
     SourceError,
     add_source,
@@ -21,7 +22,6 @@ from services.ingest.service import (
     revoke_source,
     rotate_key,
 )
-from services.ingest.settings import IngestSettings
 from shared.db import make_engine
 from shared.models import Channel
 from shared.settings import CommonSettings

@@ -1,53 +1,18 @@
-"""FastAPI dependencies as `Annotated` aliases: the running service's parts and the admin check."""
+"""FastAPI dependencies as `Annotated` aliases: the running service's `Runtime` (services/ingest/runtime.py), a
+database session and the admin check."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.ingest.admission import Admission
-from services.ingest.auth import RateLimiter, SourceCache
-from services.ingest.publisher import Publisher
-from services.ingest.settings import IngestSettings
+from services.ingest.runtime import Runtime
 from shared.http import Problem
-
-
-@dataclass
-class Runtime:
-    """Everything a request needs, built once in the lifespan."""
-
-    settings: IngestSettings
-    engine: Engine
-    sources: SourceCache
-    limiter: RateLimiter
-    publisher: Publisher
-    # Events each source has handed to the broker and not yet had acknowledged: one source's flood may fill at
-    # most INGEST_MAX_INFLIGHT_PER_SOURCE of the producer, and at most its fair share of a budget that follows
-    # the broker's acknowledgement time (admission.py), so other sources' events are not held up behind it.
-    admission: Admission | None = None
-
-    def __post_init__(self) -> None:
-        if self.admission is None:
-            settings = self.settings
-            self.admission = Admission(
-                ceiling=settings.max_inflight_per_source,
-                floor=max(1, settings.max_batch_items // 10),
-                target=settings.produce_timeout_seconds / 4,
-                max_wait=settings.produce_timeout_seconds,
-            )
-
-    @property
-    def in_flight(self) -> dict[str, int]:
-        """Events waiting for the broker, per source."""
-        assert self.admission is not None
-        return self.admission.in_flight
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -211,3 +211,37 @@ FORM_EXAMPLE = {
     "TaskChannelUniqueName": "voice",
     "TaskAttributes": '{"from":"+15555550199","conversations":{"outcome":"Resolved"},"customers":{"external_id":"CUS-5521"}}',
 }
+
+# The form examples: a generic event as a web form, and the Twilio callback (the call_centre adapter reads it).
+FORM_EXAMPLES: dict[str, dict[str, Any]] = {
+    "generic_form": {
+        "summary": "generic: a web form",
+        "value": {
+            "external_id": "web-form-20932",
+            "channel": "email",
+            "occurred_at": "2025-03-05T12:00:00Z",
+            "customer_id": "CUS-20932",
+            "text": "The new tariff page does not say what happens after the first year.",
+        },
+    },
+    "twilio": {
+        "summary": "call_centre (?adapter=call_centre): Twilio TaskRouter event callback",
+        "value": FORM_EXAMPLE,
+    },
+}
+
+# The adapter each request-body example needs (`?adapter=`), in each example as `x-adapter`: the request schemas are
+# the generic adapter's, the other examples are the payloads of the tools other adapters read.
+_ADAPTER_NEEDED = {
+    **{name: name for name in ("generic", "call_centre", "social", "review", "survey")},
+    "amazon_connect": "call_centre",
+    "zendesk": "call_centre",
+    "facebook": "social",
+    "google_play": "review",
+    "delighted": "survey",
+    "batch": "generic",
+    "generic_form": "generic",
+    "twilio": "call_centre",
+}
+for _name, _example in (*EXAMPLES.items(), *FORM_EXAMPLES.items()):
+    _example["x-adapter"] = _ADAPTER_NEEDED[_name]

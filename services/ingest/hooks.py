@@ -13,11 +13,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from services.ingest import metrics
 from services.ingest.api import accept
 from services.ingest.auth import SourceInfo
-from services.ingest.deps import AdminDep, Runtime, RuntimeDep, SessionDep
+from services.ingest.deps import AdminDep, RuntimeDep, SessionDep
+from services.ingest.events_openapi import EVENTS_RESPONSES
 from services.ingest.models import Adapter, HookSecrets, SourcePublic, source_public
-from services.ingest.service import SourceError, set_hook_secrets
+from services.ingest.runtime import Runtime
 from services.ingest.signatures import BadSignature, handshake, verify
-from shared.http import PROBLEM_JSON, Problem
+from services.ingest.sources import SourceError, set_hook_secrets
+from services.ingest.sources_api import ADMIN_RESPONSES, NOT_FOUND
+from shared.http import Problem, Responses, problem_responses
 from shared.models import utcnow
 
 router = APIRouter(prefix="/v1/hooks", tags=["webhooks"])
@@ -33,10 +36,32 @@ ADAPTER_OF_VENDOR = {
     "typeform": Adapter.survey,
     "delighted": Adapter.survey,
 }
-_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid vendor signature (or a stale timestamp)", **_PROBLEM},
-    404: {"description": "No source of that name takes signed webhooks", **_PROBLEM},
+_NO_HOOK = problem_responses({404: "No active source of that name takes signed webhooks"})
+_POST_RESPONSES: Responses = {
+    **{status: response for status, response in EVENTS_RESPONSES.items() if status != 401},
+    **problem_responses({401: "No valid vendor signature (or a stale timestamp)"}),
+    **_NO_HOOK,
+}
+_GET_RESPONSES: Responses = {
+    200: {
+        "description": "The vendor's expected answer: Meta's hub.challenge as text, X's response_token as JSON",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object", "properties": {"response_token": {"type": "string"}}}},
+        },
+    },
+    **problem_responses({401: "The handshake's token or signature is wrong"}),
+    **_NO_HOOK,
+}
+_HOOK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The vendor's webhook payload, byte for byte as the vendor signed it",
+        "content": {
+            "application/json": {"schema": {}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+        },
+    }
 }
 
 
@@ -48,7 +73,12 @@ def _hook_source(runtime: Runtime, name: str) -> SourceInfo:
 
 
 @router.post(
-    "/{source}", status_code=202, responses=_RESPONSES, summary="A vendor's webhook, authenticated by its signature"
+    "/{source}",
+    status_code=202,
+    response_model=None,
+    responses=_POST_RESPONSES,
+    openapi_extra=_HOOK_BODY,
+    summary="A vendor's webhook, authenticated by its signature",
 )
 async def post_hook(source: str, request: Request) -> Response:
     started = time.perf_counter()
@@ -70,7 +100,13 @@ async def post_hook(source: str, request: Request) -> Response:
         metrics.REQUEST_DURATION.labels("/v1/hooks").observe(time.perf_counter() - started)
 
 
-@router.get("/{source}", responses=_RESPONSES, summary="Meta's hub.challenge handshake, X's CRC check")
+@router.get(
+    "/{source}",
+    response_model=None,
+    response_class=PlainTextResponse,
+    responses=_GET_RESPONSES,
+    summary="Meta's hub.challenge handshake, X's CRC check",
+)
 async def get_hook(source: str, request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     found = _hook_source(runtime, source)
@@ -84,7 +120,12 @@ async def get_hook(source: str, request: Request) -> Response:
     return PlainTextResponse(answer) if isinstance(answer, str) else JSONResponse(answer)
 
 
-@admin.put("/{name}/hook", response_model=SourcePublic, summary="Set the vendor and webhook signing secrets")
+@admin.put(
+    "/{name}/hook",
+    response_model=SourcePublic,
+    responses=ADMIN_RESPONSES | NOT_FOUND,
+    summary="Set the vendor and webhook signing secrets",
+)
 def put_hook(name: str, hook: HookSecrets, _: AdminDep, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
     try:
         row = set_hook_secrets(session=session, name=name, hook=hook)

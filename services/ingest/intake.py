@@ -14,12 +14,13 @@ import orjson
 from pydantic import ValidationError
 
 from services.ingest import metrics
-from services.ingest.adapters import ADAPTERS, AdapterError, AdaptFn, mapping
+from services.ingest.adapters import mapping
+from services.ingest.adapters.common import AdapterError
+from services.ingest.adapters.registry import ADAPTERS, AdaptFn
 from services.ingest.auth import SourceInfo
 from services.ingest.models import Adapter
 from services.ingest.redact import redact
 from shared.cloudevents import CloudEvent, Headers, encode
-from shared.http import Problem
 from shared.models import EventType, Feedback, stable_event_id
 
 JSON_TYPES = frozenset({"application/json"})
@@ -33,6 +34,16 @@ _RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "greater_tha
 
 
 _RECEIVED = EventType.feedback_received.value
+
+
+class IntakeError(ValueError):
+    """A request refused as a whole: its content type, encoding or syntax, the adapter it asks for, or an event
+    posted for another source. `reason` is a bounded code; how it is answered is the API layer's business
+    (`services.ingest.api.refusal`). `index` is the item that caused it, when one did."""
+
+    def __init__(self, reason: str, detail: str, *, index: int | None = None) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.index = reason, detail, index
 
 
 @dataclass(slots=True)
@@ -71,23 +82,22 @@ class Body:
 
 
 def media_type(content_type: str | None) -> str:
-    """The body's format ("json" or "ndjson"); anything else is a 415."""
+    """The body's format ("json", "ndjson" or "form"); anything else is an `unsupported_media_type` refusal."""
     if not content_type:
-        raise Problem(415, "Unsupported media type", "send Content-Type: application/json or application/x-ndjson")
+        raise IntakeError("unsupported_media_type", "send Content-Type: application/json or application/x-ndjson")
     kind, _, params = content_type.partition(";")
     kind = kind.strip().lower()
     charset = params.lower().replace(" ", "").partition("charset=")[2].split(";")[0].strip('"')
     if charset and charset not in ("utf-8", "utf8"):
-        raise Problem(415, "Unsupported media type", f"only UTF-8 bodies are accepted, not charset={charset}")
+        raise IntakeError("unsupported_media_type", f"only UTF-8 bodies are accepted, not charset={charset}")
     if kind in JSON_TYPES:
         return "json"
     if kind in NDJSON_TYPES:
         return "ndjson"
     if kind == FORM_TYPE:
         return "form"
-    raise Problem(
-        415,
-        "Unsupported media type",
+    raise IntakeError(
+        "unsupported_media_type",
         f"{kind or 'this content type'} is not accepted; use application/json, application/x-ndjson "
         "or application/x-www-form-urlencoded",
     )
@@ -98,9 +108,7 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Problem(
-            400, "Invalid UTF-8", f"the body is not valid UTF-8 (byte {exc.start})", reason="invalid_utf8"
-        ) from exc
+        raise IntakeError("invalid_utf8", f"the body is not valid UTF-8 (byte {exc.start})") from exc
     if fmt == "form":
         try:
             fields = parse_qsl(
@@ -111,20 +119,18 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
                 errors="strict",  # a %-escape that is not UTF-8 is refused, as raw invalid UTF-8 is
             )
         except UnicodeDecodeError as exc:
-            raise Problem(
-                400, "Invalid UTF-8", "a %-escaped value in the form is not valid UTF-8", reason="invalid_utf8"
-            ) from exc
+            raise IntakeError("invalid_utf8", "a %-escaped value in the form is not valid UTF-8") from exc
         except ValueError as exc:
-            raise Problem(400, "Malformed form", f"the body is not a valid form: {exc}", reason="invalid_form") from exc
+            raise IntakeError("invalid_form", f"the body is not a valid form: {exc}") from exc
         return Body([(0, dict(fields))], False, [])
     if fmt == "json":
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}", reason="invalid_json") from exc
+            raise IntakeError("invalid_json", f"the body is not valid JSON: {exc}") from exc
         if isinstance(data, list):
             if not data:
-                raise Problem(422, "Empty batch", "the JSON array holds no events", reason="missing_field")
+                raise IntakeError("empty_batch", "the JSON array holds no events")
             return Body(list(enumerate(data)), True, [])
         return Body([(0, data)], False, [])
     items: list[tuple[int, Any]] = []
@@ -139,7 +145,7 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
             broken.append(Rejection(index, None, "invalid_json", f"line is not valid JSON: {exc}", channel))
         index += 1
     if index == 0:
-        raise Problem(422, "Empty batch", "the NDJSON body holds no events", reason="missing_field")
+        raise IntakeError("empty_batch", "the NDJSON body holds no events")
     return Body(items, True, broken)
 
 
@@ -150,7 +156,7 @@ def adapter_for(source: SourceInfo, requested: str | None) -> Adapter:
         return Adapter(requested)
     except ValueError:
         known = ", ".join(a.value for a in Adapter)
-        raise Problem(400, "Unknown adapter", f"adapter {requested!r} is not one of: {known}") from None
+        raise IntakeError("unknown_adapter", f"adapter {requested!r} is not one of: {known}") from None
 
 
 def prepare(
@@ -160,7 +166,7 @@ def prepare(
     adapt: AdaptFn
     if adapter == Adapter.mapping:
         if not source.mapping:
-            raise Problem(400, "No mapping", f"source {source.name!r} has no mapping for the mapping adapter")
+            raise IntakeError("no_mapping", f"source {source.name!r} has no mapping for the mapping adapter")
         adapt = functools.partial(mapping.adapt, mapping=dict(source.mapping))
     else:
         adapt = ADAPTERS[adapter]
@@ -199,9 +205,9 @@ def _record(
 ) -> Record:
     claimed = canonical.pop("source", None)
     if claimed is not None and claimed != source.name:
-        raise Problem(
-            403, "Forbidden source", f"this key belongs to source {source.name!r}; it cannot post for {str(claimed)[:64]!r}",
-            reason="forbidden_source", index=index,
+        raise IntakeError(
+            "forbidden_source", f"this key belongs to source {source.name!r}; it cannot post for {str(claimed)[:64]!r}",
+            index=index,
         )  # fmt: skip
     external_id = canonical.get("external_id")
     if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):

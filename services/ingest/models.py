@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Strict
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
@@ -86,9 +86,37 @@ class HookSecrets(BaseModel):
     verify_token: str | None = PydanticField(default=None, max_length=200, description="Meta's hub.verify_token")
 
 
-class SourceCreate(SourceBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+# What services/ingest/adapters/mapping.py's `check_mapping` accepts, as JSON Schema: known targets (or
+# `metadata.<key>`), non-empty paths of at most 200 characters, at most 40 fields, and a text or a score among them.
+_MAPPING_TARGET = r"^(items|external_id|text|occurred_at|customer_id|segment|channel|kind|stage_hint|scores\.(csat|nps|ces)|metadata\..*)$"
+MAPPING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "For the mapping adapter: canonical field -> dotted path into the payload (or `=constant`)",
+    "propertyNames": {"pattern": _MAPPING_TARGET},
+    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 200},
+    "maxProperties": 40,
+    "anyOf": [{"required": [target]} for target in ("text", "scores.csat", "scores.nps", "scores.ces")],
+}
 
+
+def _source_create_schema(schema: dict[str, Any]) -> None:
+    schema["properties"]["mapping"] = {"anyOf": [MAPPING_SCHEMA, {"type": "null"}], "default": None}
+    # The mapping adapter needs a mapping.
+    schema["if"] = {"properties": {"adapter": {"const": Adapter.mapping.value}}, "required": ["adapter"]}
+    schema["then"] = {"properties": {"mapping": MAPPING_SCHEMA}, "required": ["mapping"]}
+
+
+class SourceCreate(SourceBase):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_source_create_schema)  # type: ignore[assignment]
+
+    # JSON's own types, as the document says: no `0` for false, no "2.5" for 2.5.
+    rate_limit: Annotated[float, Strict()] | None = Field(
+        default=None, ge=0, description="Events per second for this source; null = the service default, 0 = none"
+    )
+    redact: Annotated[bool, Strict()] = Field(
+        default=True,
+        description="Replace e-mail addresses, phone, card numbers and IBANs in the text before it reaches Kafka",
+    )
     hook_secrets: list[str] = Field(default_factory=list, max_length=2)
     hook_verify_token: str | None = Field(default=None, max_length=200)
     mapping: dict[str, str] | None = Field(default=None, description="For the mapping adapter: field -> path")

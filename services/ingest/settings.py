@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -37,7 +40,32 @@ class IngestSettings(CommonSettings):
     )
     max_future_skew_seconds: int = Field(default=600, ge=0, description="How far in the future occurred_at may be")
     linger_ms: int = Field(
-        default=25,
+        default=0,
         ge=0,
-        description="Producer linger: requests arriving together share record batches (a single event waits this long)",
+        description="Producer linger. 0 (the default) batches by load instead of by time: a record is sent at once "
+        "when no produce request is in flight to its broker, and records arriving meanwhile fill the next batch",
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker processes (unset: one per core). `journeyline dev` and the benches start this many "
+        "uvicorn workers and pass it on; each worker enforces 1/INGEST_WORKERS of every source's rate limit and "
+        "in-flight cap, so a hand-written `uvicorn --workers N` must set INGEST_WORKERS=N as well",
+    )
+
+    @property
+    def launch_workers(self) -> int:
+        """How many worker processes a launcher starts."""
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def worker_share(self) -> int:
+        """How many processes share each source's limits (a process started without INGEST_WORKERS is alone)."""
+        return self.workers or 1
+
+
+def worker_launch(env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The uvicorn arguments and environment that start ingest as INGEST_WORKERS processes (unset: one per core):
+    `--workers N`, and INGEST_WORKERS=N so that each worker knows its share of every source's limits."""
+    workers = int(env.get("INGEST_WORKERS") or 0) or os.cpu_count() or 1
+    return (["--workers", str(workers)] if workers > 1 else []), {"INGEST_WORKERS": str(workers)}

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from services.cli.brokers import Broker
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.service import add_source, create_tables
+from services.ingest.sources import add_source, create_tables
 from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.models import Channel

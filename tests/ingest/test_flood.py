@@ -11,11 +11,11 @@ import httpx
 from sqlmodel import Session
 
 from services.ingest.auth import RateLimiter, SourceCache
-from services.ingest.deps import Runtime
 from services.ingest.main import create_app
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.service import add_source, create_tables
+from services.ingest.runtime import Runtime
 from services.ingest.settings import IngestSettings
+from services.ingest.sources import add_source, create_tables
 from shared.db import make_engine
 from shared.models import Channel
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from services.ingest.api import refusal
 from services.ingest.auth import RateLimiter
-from services.ingest.intake import media_type, parse_body
+from services.ingest.intake import IntakeError, media_type, parse_body
 from services.ingest.models import Adapter
 from shared.cloudevents import decode
-from shared.http import Problem
 from shared.models import Channel, stable_event_id
 from tests.ingest.factories import one, rejected, run, source
 
@@ -39,9 +39,9 @@ def test_accepted_content_types(content_type: str, fmt: str) -> None:
     ],
 )
 def test_other_content_types_are_415(content_type: str | None) -> None:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(IntakeError) as caught:
         media_type(content_type)
-    assert caught.value.status == 415
+    assert refusal(caught.value).status == 415
 
 
 @pytest.mark.parametrize(
@@ -55,9 +55,10 @@ def test_other_content_types_are_415(content_type: str | None) -> None:
     ],
 )
 def test_unreadable_bodies_are_problems_with_a_reason(raw: bytes, status: int, reason: str) -> None:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(IntakeError) as caught:
         parse_body(raw, "json", channel="other")
-    assert (caught.value.status, caught.value.extra["reason"]) == (status, reason)
+    problem = refusal(caught.value)
+    assert (problem.status, problem.extra["reason"]) == (status, reason)
 
 
 def test_ndjson_skips_blank_lines_and_rejects_only_the_broken_line() -> None:
@@ -99,15 +100,15 @@ def test_each_bad_event_is_rejected_with_a_bounded_reason(payload: object, reaso
 
 
 def test_an_unpaired_surrogate_escape_is_refused_as_malformed_json() -> None:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(IntakeError) as caught:
         parse_body(b'{"text": "a\\ud800b"}', "json", channel="other")
-    assert caught.value.status == 400
+    assert refusal(caught.value).status == 400
 
 
 def test_a_source_cannot_post_for_another_source() -> None:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(IntakeError) as caught:
         run([{"text": "ok"}, {"text": "sneaky", "source": "someone-else"}])
-    assert caught.value.status == 403
+    assert refusal(caught.value).status == 403
     assert one({"text": "mine", "source": "acme-tools"})["source"] == "acme-tools"
 
 
@@ -154,9 +155,10 @@ def test_rate_limiter_counts_events_and_says_when_to_retry() -> None:
     [(b"text=%ff%fe", "invalid_utf8"), (b"text=caf%e9", "invalid_utf8"), (b"a=1&&=&", "invalid_form")],
 )
 def test_broken_forms_are_refused_not_mangled(raw: bytes, reason: str) -> None:
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(IntakeError) as caught:
         parse_body(raw, "form", channel="call")
-    assert (caught.value.status, caught.value.extra["reason"]) == (400, reason)
+    problem = refusal(caught.value)
+    assert (problem.status, problem.extra["reason"]) == (400, reason)
 
 
 def test_a_utf8_form_keeps_its_text() -> None:

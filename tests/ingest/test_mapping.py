@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from services.ingest.adapters.mapping import check_mapping
 from services.ingest.auth import SourceInfo
+from services.ingest.intake import IntakeError
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.service import InvalidMapping, add_source, create_tables
+from services.ingest.sources import InvalidMapping, add_source, create_tables
 from shared.db import make_engine
-from shared.http import Problem
 from shared.models import Channel
 from tests.ingest.factories import data, run
 
@@ -55,7 +55,7 @@ def test_a_mapping_turns_a_page_of_another_tools_items_into_events() -> None:
 
 def test_items_the_mapping_cannot_use_are_rejected_with_a_reason() -> None:
     bad = {"results": [{"id": "r-3", "comment": {"body": "x"}, "score": 11, "user": {"id": "U9"}}]}
-    with pytest.raises(Problem, match="no mapping"):  # a source without a mapping cannot use the adapter
+    with pytest.raises(IntakeError, match="no mapping"):  # a source without a mapping cannot use the adapter
         run(bad, Adapter.mapping)
     records, rejections = run(bad, Adapter.mapping, src=_source())
     assert not records and rejections[0].reason == "score_out_of_range"

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from services.ingest.auth import SourceCache
 from services.ingest.cli import demo_source_key
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.service import (
+from services.ingest.sources import (
     SourceError,
     add_source,
     create_tables,
@@ -96,7 +96,7 @@ def test_cli_prints_the_new_key_alone_on_its_last_line(sqlite_url: str) -> None:
 
 async def test_a_key_created_after_start_works_on_its_first_request(sqlite_url: str) -> None:
     """The CLI writes a new key to the database; the running cache reloads on the miss instead of answering 401."""
-    from services.ingest.service import create_tables, ensure_source_key
+    from services.ingest.sources import create_tables, ensure_source_key
 
     engine = make_engine(sqlite_url)
     create_tables(engine)

@@ -1,22 +1,3 @@
-"""Adapters turn the payloads real tools send into canonical events; one module per family of tools."""
-
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
-
-from services.ingest.adapters import call_centre, generic, review, social, survey
-from services.ingest.adapters.common import AdapterError, Canonical
-from services.ingest.models import Adapter
-
-AdaptFn = Callable[[Any], list[Canonical]]
-
-ADAPTERS: dict[Adapter, AdaptFn] = {
-    Adapter.generic: generic.adapt,
-    Adapter.call_centre: call_centre.adapt,
-    Adapter.social: social.adapt,
-    Adapter.review: review.adapt,
-    Adapter.survey: survey.adapt,
-}
-
-__all__ = ["ADAPTERS", "AdaptFn", "AdapterError", "Canonical"]
+"""Adapters turn the payloads real tools send into canonical events; one module per family of tools (`registry`
+maps each `adapter` name to its family, `common` holds what they share). This package imports nothing itself,
+so the families can import each other's helpers without a cycle."""

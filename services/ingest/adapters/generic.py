@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,24 +14,34 @@ from shared.models import MAX_TEXT_CHARS, Channel, Customer, Kind, Scores
 _SERVER_FIELDS = ("id", "received_at")
 
 
+NonBlank = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+MetadataKey = Annotated[str, Field(max_length=100)]
+MetadataValue = Annotated[str, Field(max_length=2000)]
+
+
 class GenericEvent(BaseModel):
-    """The generic payload (documentation shape; validation happens on the canonical model)."""
+    """The generic payload, as ingest checks it (documentation shape: validation happens on the canonical model,
+    with the limits in services/ingest/intake.py). `occurred_at` must also lie between 2000-01-01 and a few minutes
+    from now."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"not": {"required": ["customer", "customer_id"]}},  # one or the other, not both
+    )
 
-    external_id: str | None = Field(
-        default=None, max_length=200, description="Your id for the item: retries with the same id are one event"
+    external_id: NonBlank | None = Field(
+        default=None, description="Your id for the item: retries with the same id are one event"
     )
     source: str | None = Field(default=None, description="If given, must be the name of the key's source (else 403)")
     channel: Channel | None = Field(default=None, description="Defaults to the source's channel")
     kind: Kind = Kind.feedback
     occurred_at: datetime | None = Field(default=None, description="When it happened; defaults to receipt time")
-    customer: Customer | None = None
-    customer_id: str | None = Field(default=None, description="Shorthand for customer.id")
+    customer: Customer = Field(default_factory=Customer)
+    customer_id: str | None = Field(default=None, max_length=200, description="Shorthand for customer.id")
     text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
-    scores: Scores | None = None
-    stage_hint: str | None = None
-    metadata: dict[str, str] | None = None
+    scores: Scores = Field(default_factory=Scores)
+    stage_hint: str | None = Field(default=None, max_length=200)
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=64)
 
 
 def adapt(payload: Any) -> list[Canonical]:
@@ -44,4 +54,10 @@ def adapt(payload: Any) -> list[Canonical]:
         if "customer" in event:
             raise AdapterError("invalid_field", "customer_id: give customer or customer_id, not both")
         event["customer"] = {"id": customer_id}
+    scores = event.get("scores")
+    if isinstance(scores, dict):
+        for name, value in scores.items():
+            # JSON numbers only, as documented: validation would read `true` as 1 and "4" as 4.
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise AdapterError("invalid_field", f"scores.{name}: a score is a number")
     return [event]
