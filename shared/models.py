@@ -67,6 +67,14 @@ class Scores(BaseModel):
     nps: int | None = Field(default=None, ge=0, le=10, description="Net promoter score answer, 0-10")
     ces: int | None = Field(default=None, ge=1, le=7, description="Customer effort score, 1-7")
 
+    @field_validator("csat", "nps", "ces", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        """`true` is not a score (pydantic would read it as 1): the schema says integer, and so does the service."""
+        if isinstance(value, bool):
+            raise ValueError("a score is a whole number, not true or false")
+        return value
+
 
 def stable_event_id(source: str, external_id: str) -> str:
     """The event id for a source's item: the same source + external_id always gives the same id."""

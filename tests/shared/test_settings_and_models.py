@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from shared.models import EVENT_ID_NAMESPACE, Feedback, stable_event_id
+from shared.models import EVENT_ID_NAMESPACE, Feedback, Scores, stable_event_id
 from shared.settings import CommonSettings, refuse_placeholder_secrets
 
 
@@ -60,3 +60,10 @@ def test_feedback_times_are_normalised_to_utc_and_text_is_bounded() -> None:
         )
     with pytest.raises(ValidationError):
         Feedback.model_validate({**item.model_dump(), "scores": {"nps": 11}})
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_not_a_score(value: bool) -> None:
+    with pytest.raises(ValidationError, match="whole number"):
+        Scores(nps=value)
+    assert Scores(nps=0, csat=5, ces=1).nps == 0
