@@ -89,8 +89,15 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
-async def read_topic(kafka: KafkaSettings, topic: str, *, want: int, timeout: float = 20.0) -> list[Any]:
-    """Decode CloudEvents from `topic` (from the beginning) until `want` arrived or time is up."""
+async def read_topic(
+    kafka: KafkaSettings,
+    topic: str,
+    *,
+    want: int,
+    timeout: float = 20.0,
+    until: Callable[[list[Any]], bool] | None = None,
+) -> list[Any]:
+    """Decode CloudEvents from `topic` (from the beginning) until `want` arrived (and `until` holds) or time is up."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
     )
@@ -98,7 +105,7 @@ async def read_topic(kafka: KafkaSettings, topic: str, *, want: int, timeout: fl
     events = []
     try:
         deadline = time.monotonic() + timeout
-        while len(events) < want and time.monotonic() < deadline:
+        while (len(events) < want or (until is not None and not until(events))) and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=300)
             for records in batches.values():
                 events += [decode(r.headers, r.value) for r in records]
