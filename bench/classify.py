@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 from services.classify.backends import BACKENDS
-from services.classify.semantic import semantic_available
+from services.classify.onnx_encoder import onnx_available
+from services.classify.semantic import ENCODERS, semantic_available
 
 
 def register_bench(sub: Any) -> None:
@@ -18,6 +19,12 @@ def register_bench(sub: Any) -> None:
     parser.add_argument("--batch", type=int, default=500, help="items per batch (the consumer's max_records)")
     parser.add_argument("--rounds", type=int, default=3, help="repeat and report best and median (shared machine)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated back-ends to measure")
+    parser.add_argument(
+        "--encoders",
+        default=",".join(ENCODERS),
+        help="comma-separated sentence encoders for the embedding back-ends (onnx-int8: ONNX Runtime, int8 weights; "
+        "numpy: the exact float32 forward pass)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -42,10 +49,15 @@ def _run(args: argparse.Namespace) -> int:
         f"texts: {len(texts)} held-out items cycled (each made unique), mean {sum(map(len, texts)) / len(texts):.0f} chars; "
         f"batch={args.batch}"
     )
-    for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
+    for name, encoder in _runs(args):
         if name != "tfidf" and not semantic_available():
             print(f"backend={name} skipped: the [semantic] extra is not installed")
             continue
+        if encoder == "onnx-int8" and not onnx_available():
+            print(f"backend={name} encoder={encoder} skipped: onnxruntime is not installed")
+            continue
+        if encoder:
+            os.environ["CLASSIFY_ENCODER"] = encoder  # what the model below is trained and classifies with
         n = args.items if name == "tfidf" else args.semantic_items
         items = [
             Feedback(
@@ -94,13 +106,36 @@ def _run(args: argparse.Namespace) -> int:
         pipeline_rate = n / (time.perf_counter() - started)
         pipeline_cpu_rate = n / max(1e-9, time.process_time() - cpu_started)
         print(
-            f"backend={name} items={n} rounds={args.rounds} train_s={trained:.1f} "
+            f"backend={name}{f' encoder={encoder}' if encoder else ''} items={n} rounds={args.rounds} "
+            f"train_s={trained:.1f} threads={_threads()} "
             f"classify_items_per_s_best={rates[-1]:,.0f} median={rates[len(rates) // 2]:,.0f} "
             f"per_cpu_second_median={cpu_rates[len(cpu_rates) // 2]:,.0f} "
             f"with_decode_encode_items_per_s={pipeline_rate:,.0f} per_cpu_second={pipeline_cpu_rate:,.0f}",
             flush=True,
         )
     return 0
+
+
+def _runs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(back-end, encoder) pairs to measure; TF-IDF has no encoder."""
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    unknown = sorted(set(encoders) - set(ENCODERS))
+    if unknown:
+        raise SystemExit(f"--encoders: unknown {', '.join(unknown)}; choose from {', '.join(ENCODERS)}")
+    return [
+        (name, "") if name == "tfidf" else (name, e)
+        for name in backends
+        for e in (encoders if name != "tfidf" else [""])
+    ]
+
+
+def _threads() -> int:
+    """Threads this process ran at the end of a measurement (ONNX Runtime's pool, BLAS, the main thread)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 class _Record:

@@ -9,8 +9,10 @@ travels inside the model artifact, so a service loads it with the model and noth
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from services.classify.backends import TfidfBackend, apply_temperature, fit_temperature
 from services.classify.encoder import MiniLMEncoder, normalize, packaged_encoder
+from services.classify.onnx_encoder import OnnxMiniLMEncoder, onnx_available
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,29 @@ def semantic_available() -> bool:
     return True
 
 
-def _encoder() -> MiniLMEncoder:
-    """The packaged model, loaded once per process and shared by every back-end."""
+ENCODERS = ("onnx-int8", "numpy")  # the fast one first: ONNX Runtime, int8 weights; the exact float32 one
+
+
+def default_encoder() -> str:
+    """What a newly trained model embeds with: `CLASSIFY_ENCODER`, else ONNX Runtime where it is installed."""
+    chosen = os.environ.get("CLASSIFY_ENCODER", "").strip()
+    if chosen:
+        if chosen not in ENCODERS:
+            raise ValueError(f"CLASSIFY_ENCODER={chosen!r}: choose one of {', '.join(ENCODERS)}")
+        return chosen
+    return "onnx-int8" if onnx_available() else "numpy"
+
+
+@cache
+def _encoder(kind: str = "numpy") -> MiniLMEncoder:
+    """The packaged model behind `kind`, loaded once per process and shared by every back-end.
+
+    A model trained with the int8 encoder where ONNX Runtime is missing falls back to the float32 numpy one (cosine
+    above 0.97 to it) with a warning, rather than not classifying at all."""
+    if kind == "onnx-int8":
+        if onnx_available():
+            return OnnxMiniLMEncoder()
+        log.warning("this model embeds with ONNX Runtime, which is not installed: using the numpy encoder instead")
     return packaged_encoder()
 
 
@@ -123,6 +147,7 @@ class SemanticBackend:
     def __init__(self, c: float = 8.0, *, fine_tune_steps: int = 0) -> None:
         self.c = c
         self.fine_tune_steps = fine_tune_steps
+        self.encoder = default_encoder()  # fitting and predicting embed with the same one
         self.weights: dict[str, np.ndarray] | None = None  # {"adapter": W}; None: the packaged embeddings as they are
         self._tuned: np.ndarray | None = None  # the float32 adapter, from `weights` on first use; not pickled
         self.temperature = 1.0
@@ -137,7 +162,8 @@ class SemanticBackend:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Artifacts from before fine-tuning existed lack the first two.
-        state = {"fine_tune_steps": 0, "weights": None, **state, "_tuned": None}
+        # Artifacts from before the ONNX encoder embed with the numpy one they were trained with.
+        state = {"fine_tune_steps": 0, "weights": None, "encoder": "numpy", **state, "_tuned": None}
         weights = state["weights"]
         if weights is not None and (not isinstance(weights, dict) or set(weights) != {"adapter"}):
             # Tuned by the former torch back-end: a whole encoder's state dict, which nothing here can run.
@@ -161,10 +187,10 @@ class SemanticBackend:
         return vectors if adapter is None else normalize(vectors @ adapter)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self._adapt(_encoder().encode(list(texts), batch_size=64))
+        return self._adapt(_encoder(self.encoder).encode(list(texts), batch_size=64))
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        base = _encoder().encode(list(texts), batch_size=64)
+        base = _encoder(self.encoder).encode(list(texts), batch_size=64)
         if self.fine_tune_steps:
             tuned = fine_tune(texts, labels, steps=self.fine_tune_steps, embeddings=base)
             self.weights, self._tuned = tuned, None

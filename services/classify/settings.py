@@ -18,6 +18,12 @@ class ClassifySettings(CommonSettings):
     backend: Literal["tfidf", "semantic", "ensemble"] = Field(
         default="tfidf", description="Text back-end; semantic and ensemble need the [semantic] extra"
     )
+    encoder: Literal["onnx-int8", "numpy"] | None = Field(
+        default=None,
+        description="Sentence encoder a newly trained semantic model embeds with: onnx-int8 (ONNX Runtime, int8 "
+        "weights, ~4x faster) or numpy (exact float32); unset: onnx-int8 where onnxruntime is installed. Training "
+        "reads it too (`services.classify.semantic.default_encoder`); a model keeps the encoder it was trained with",
+    )
     model_dir: Path = Field(default=Path("var/models"), description="Versioned model artifacts and corrections")
     model_version: str | None = Field(default=None, description="Pin one artifact version; newest when unset")
     retrain_after_corrections: int = Field(
