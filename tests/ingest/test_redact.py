@@ -50,17 +50,19 @@ def test_the_checks() -> None:
 
 @pytest.mark.parametrize("unit", ["a", "1", "1 ", "a@", "+1-", "x.y@z"])
 def test_time_grows_linearly_with_the_input(unit: str) -> None:
-    def took(n: int) -> float:
+    def took(n: int, runs: int) -> float:  # the best run: the least disturbed by whatever else the machine does
         text = unit * n
         best = float("inf")
-        for _ in range(3):
+        for _ in range(runs):
             started = time.perf_counter()
             redact(text)
             best = min(best, time.perf_counter() - started)
         return best
 
-    ratio = took(200_000) / max(took(20_000), 1e-6)
-    assert ratio < 30, f"10x the input took {ratio:.0f}x the time"
+    # 100,000 units, not 20,000: a 1-2 ms measurement is at the mercy of one scheduler tick on a busy CI machine.
+    ratio = took(1_000_000, 3) / max(took(100_000, 5), 1e-6)
+    # 10x the input: linear is about 10x the time (7-11x measured); quadratic would be 100x.
+    assert ratio < 40, f"10x the input took {ratio:.0f}x the time"
 
 
 def test_intake_redacts_unless_the_source_opts_out() -> None:
