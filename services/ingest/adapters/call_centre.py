@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.ingest.adapters import support, vendors
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
+    Json,
     check_fields,
     dig,
     join_text,
@@ -32,7 +31,7 @@ _GENESYS_CHANNELS = {"voice": "call", "callback": "call", "email": "email", "cha
 _SOCIAL_MESSAGE_TYPES = {"facebook", "twitter", "instagram", "line", "whatsapp"}
 
 
-def adapt(payload: Any) -> list[Canonical]:
+def adapt(payload: Json) -> list[Canonical]:
     record = require_object(payload, "contact record")
     if vendors.is_salesforce_case(record):  # before Connect: a Case has a ContactId too
         return [vendors.salesforce_case(record)]
@@ -53,7 +52,7 @@ def adapt(payload: Any) -> list[Canonical]:
     return [_contact(record)]
 
 
-def _contact(record: dict[str, Any]) -> Canonical:
+def _contact(record: dict[str, Json]) -> Canonical:
     """Journeyline's neutral contact record: agent notes, disposition, queue, wait and handle time."""
     check_fields(record, _CONTACT_FIELDS, "contact record")
     if not record.get("contact_id"):
@@ -90,7 +89,7 @@ def _contact(record: dict[str, Any]) -> Canonical:
     }
 
 
-def _amazon_connect(ctr: dict[str, Any]) -> Canonical:
+def _amazon_connect(ctr: dict[str, Json]) -> Canonical:
     """An Amazon Connect contact trace record; dispositions and post-call scores live in `Attributes`."""
     attributes = ctr.get("Attributes") or {}
     if not isinstance(attributes, dict):
@@ -131,7 +130,7 @@ def _amazon_connect(ctr: dict[str, Any]) -> Canonical:
     }
 
 
-def _genesys(conversation: dict[str, Any]) -> Canonical:
+def _genesys(conversation: dict[str, Json]) -> Canonical:
     """A Genesys Cloud analytics conversation: the agent's wrap-up note is the text."""
     participants = [p for p in conversation.get("participants") or [] if isinstance(p, dict)]
     customer = next((p for p in participants if p.get("purpose") == "customer"), {})

@@ -8,7 +8,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-Canonical = dict[str, Any]
+# What a vendor sent, decoded from JSON or a form: any shape until an adapter has checked it. Adapters are the edge
+# where untyped input becomes a typed event, so this is the one place `Any` is the honest type; every use below is
+# `Json`, and what they return is checked by `intake` against the canonical model.
+Json = Any
+Canonical = dict[str, Json]  # the canonical event's fields, before `intake` validates them into `CanonicalEvent`
 _SALESFORCE_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
 
@@ -20,7 +24,7 @@ class AdapterError(ValueError):
         self.reason, self.detail = reason, detail
 
 
-def dig(data: Any, *path: str | int) -> Any:
+def dig(data: Json, *path: str | int) -> Json:
     """`data[a][b]...` or None when any step is missing or of the wrong type."""
     for step in path:
         if isinstance(step, int):
@@ -34,13 +38,13 @@ def dig(data: Any, *path: str | int) -> Any:
     return data
 
 
-def require_object(payload: Any, what: str) -> dict[str, Any]:
+def require_object(payload: Json, what: str) -> dict[str, Json]:
     if not isinstance(payload, dict):
         raise AdapterError("unsupported_payload", f"a {what} must be a JSON object, got {type(payload).__name__}")
     return payload
 
 
-def text_or_none(value: Any) -> str | None:
+def text_or_none(value: Json) -> str | None:
     if value is None:
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -49,12 +53,12 @@ def text_or_none(value: Any) -> str | None:
     raise AdapterError("invalid_field", f"expected a string, got {type(value).__name__}")
 
 
-def join_text(*parts: Any, sep: str = "\n\n") -> str | None:
+def join_text(*parts: Json, sep: str = "\n\n") -> str | None:
     texts = [t for t in (text_or_none(p) for p in parts) if t]
     return sep.join(texts) or None
 
 
-def parse_time(value: Any, field: str) -> datetime | None:
+def parse_time(value: Json, field: str) -> datetime | None:
     """ISO-8601 (Z, +hh:mm, +hhmm, or a space instead of T), epoch seconds, or {seconds, nanos}; UTC."""
     if value is None or value == "":
         return None
@@ -89,7 +93,7 @@ def set_pseudonym_key(key: str) -> None:
     _pseudonym_key = key.encode()
 
 
-def pseudonym(value: Any) -> str | None:
+def pseudonym(value: Json) -> str | None:
     """A stable pseudonymous id for a phone number or e-mail address: HMAC-SHA256 with the service's key (never
     the address itself, nor a plain hash that could be reversed by hashing every phone number)."""
     text = text_or_none(value)
@@ -99,7 +103,7 @@ def pseudonym(value: Any) -> str | None:
     return "p:" + hmac.new(_pseudonym_key, normal.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def meta(**fields: Any) -> dict[str, str]:
+def meta(**fields: Json) -> dict[str, str]:
     """Metadata as a string map: None dropped, lists comma-joined, numbers as text."""
     out: dict[str, str] = {}
     for name, value in fields.items():
@@ -116,7 +120,7 @@ def meta(**fields: Any) -> dict[str, str]:
     return out
 
 
-def int_score(value: Any) -> int | None:
+def int_score(value: Json) -> int | None:
     """A score sent as 4, 4.0 or "4"; out-of-range values are left for validation to reject."""
     if value is None or value == "":
         return None
@@ -131,11 +135,11 @@ def int_score(value: Any) -> int | None:
     return int(number)
 
 
-def scores(**values: Any) -> dict[str, int]:
+def scores(**values: Json) -> dict[str, int]:
     return {name: score for name, value in values.items() if (score := int_score(value)) is not None}
 
 
-def strip_html(value: Any) -> str | None:
+def strip_html(value: Json) -> str | None:
     """The text of an HTML fragment: tags become spaces, runs of white space one space. Linear in the input: a
     `<` with no `>` after it is text (a regex `<[^>]+>` rescans the rest of the input from every such `<`)."""
     text = text_or_none(value)
@@ -153,14 +157,14 @@ def strip_html(value: Any) -> str | None:
     return " ".join("".join(parts).split()) or None
 
 
-def check_fields(payload: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+def check_fields(payload: dict[str, Json], allowed: frozenset[str], what: str) -> None:
     """Journeyline's own shapes are strict: an unknown field is an error, not silently dropped."""
     unknown = sorted(set(payload) - allowed)
     if unknown:
         raise AdapterError("unknown_field", f"{what}: unknown field(s) {', '.join(unknown[:5])}")
 
 
-def tagged(prefix: str, value: Any) -> str | None:
+def tagged(prefix: str, value: Json) -> str | None:
     """`prefix:value`, or None when the value is missing (so no id reads "x:None")."""
     text = text_or_none(value)
     return f"{prefix}:{text}" if text else None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.ingest.adapters.common import AdapterError, Canonical, require_object
+from services.ingest.adapters.common import AdapterError, Canonical, Json, require_object
 from shared.models import MAX_TEXT_CHARS, Channel, Customer, Kind, Scores
 
 # Ingest sets these itself; a client sending them is told so instead of being silently overridden.
@@ -44,7 +44,7 @@ class GenericEvent(BaseModel):
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=64)
 
 
-def adapt(payload: Any) -> list[Canonical]:
+def adapt(payload: Json) -> list[Canonical]:
     event = dict(require_object(payload, "generic event"))
     for name in _SERVER_FIELDS:
         if name in event:

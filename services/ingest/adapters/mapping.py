@@ -12,9 +12,7 @@ or a constant (`=email`). A payload may hold one item or a list of them (`items:
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.ingest.adapters.common import AdapterError, Canonical, dig, int_score, parse_time, text_or_none
+from services.ingest.adapters.common import AdapterError, Canonical, Json, dig, int_score, parse_time, text_or_none
 
 TARGETS = frozenset(
     {"items", "external_id", "text", "occurred_at", "customer_id", "segment", "channel", "kind", "stage_hint",
@@ -36,14 +34,14 @@ def check_mapping(mapping: dict[str, str]) -> None:
         raise ValueError("a mapping needs a text or a score")
 
 
-def _value(item: Any, path: str) -> Any:
+def _value(item: Json, path: str) -> Json:
     if path.startswith("="):
         return path[1:]
     steps: list[str | int] = [int(p) if p.isdigit() else p for p in path.split(".")]
     return dig(item, *steps)
 
 
-def adapt(payload: Any, mapping: dict[str, str]) -> list[Canonical]:
+def adapt(payload: Json, mapping: dict[str, str]) -> list[Canonical]:
     """One canonical event per item the mapping finds in the payload."""
     items_path = mapping.get("items")
     items = _value(payload, items_path) if items_path else payload
@@ -54,7 +52,7 @@ def adapt(payload: Any, mapping: dict[str, str]) -> list[Canonical]:
     return [_one(item, mapping) for item in items]
 
 
-def _one(item: dict[str, Any], mapping: dict[str, str]) -> Canonical:
+def _one(item: dict[str, Json], mapping: dict[str, str]) -> Canonical:
     get = {target: _value(item, path) for target, path in mapping.items() if target != "items"}
     scores = {
         name: score for name in ("csat", "nps", "ces") if (score := int_score(get.get(f"scores.{name}"))) is not None

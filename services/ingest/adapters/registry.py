@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from services.ingest.adapters import call_centre, generic, review, social, survey
-from services.ingest.adapters.common import Canonical
+from services.ingest.adapters.common import Canonical, Json
 from services.ingest.models import Adapter
 
-AdaptFn = Callable[[Any], list[Canonical]]
+AdaptFn = Callable[[Json], list[Canonical]]
 
 ADAPTERS: dict[Adapter, AdaptFn] = {
     Adapter.generic: generic.adapt,

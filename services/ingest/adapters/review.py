@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
+    Json,
     check_fields,
     dig,
     join_text,
@@ -26,7 +25,7 @@ _REVIEW_FIELDS = frozenset(
 )  # fmt: skip
 
 
-def adapt(payload: Any) -> list[Canonical]:
+def adapt(payload: Json) -> list[Canonical]:
     body = require_object(payload, "review")
     if body.get("type") == "customerReviews" and isinstance(body.get("attributes"), dict):
         return [_app_store(body)]
@@ -41,7 +40,7 @@ def adapt(payload: Any) -> list[Canonical]:
     return [_review(body)]
 
 
-def _review(body: dict[str, Any]) -> Canonical:
+def _review(body: dict[str, Json]) -> Canonical:
     check_fields(body, _REVIEW_FIELDS, "review")
     for name in ("review_id", "platform", "rating"):
         if body.get(name) in (None, ""):
@@ -67,7 +66,7 @@ def _review(body: dict[str, Any]) -> Canonical:
     }
 
 
-def _app_store(review: dict[str, Any]) -> Canonical:
+def _app_store(review: dict[str, Json]) -> Canonical:
     attrs = review["attributes"]
     return {
         "external_id": tagged("app_store", review.get("id")),
@@ -87,7 +86,7 @@ def _app_store(review: dict[str, Any]) -> Canonical:
     }
 
 
-def _google_play(review: dict[str, Any]) -> Canonical:
+def _google_play(review: dict[str, Json]) -> Canonical:
     user = next((dig(c, "userComment") for c in review["comments"] if dig(c, "userComment")), None)
     if not isinstance(user, dict):
         raise AdapterError("unsupported_payload", "a Google Play review needs a userComment")
@@ -112,7 +111,7 @@ def _google_play(review: dict[str, Any]) -> Canonical:
     }
 
 
-def _trustpilot(events: list[Any]) -> list[Canonical]:
+def _trustpilot(events: list[Json]) -> list[Canonical]:
     """A service-review webhook (`events[]` of `eventName`, `version`, `eventData`): created and updated reviews;
     deleted ones carry nothing to ingest."""
     out: list[Canonical] = []
@@ -126,7 +125,7 @@ def _trustpilot(events: list[Any]) -> list[Canonical]:
     return out
 
 
-def _trustpilot_page(reviews: list[Any]) -> list[Canonical]:
+def _trustpilot_page(reviews: list[Json]) -> list[Canonical]:
     """A page of Trustpilot's Business Units API reviews (`reviews[]`): the same review objects, by the same
     `id`, as the webhook's `eventData`; the consumer is named `displayName` there rather than `name`."""
     out = [_trustpilot_review(review) for review in reviews if isinstance(review, dict)]
@@ -135,7 +134,7 @@ def _trustpilot_page(reviews: list[Any]) -> list[Canonical]:
     return out
 
 
-def _trustpilot_review(data: dict[str, Any]) -> Canonical:
+def _trustpilot_review(data: dict[str, Json]) -> Canonical:
     return {
         "external_id": tagged("trustpilot", data.get("id")),
         "channel": "review",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from services.ingest.adapters import vendors
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
+    Json,
     check_fields,
     dig,
     meta,
@@ -34,7 +34,7 @@ _MENTION_FIELDS = frozenset(
 )
 
 
-def adapt(payload: Any) -> list[Canonical]:
+def adapt(payload: Json) -> list[Canonical]:
     body = require_object(payload, "social mention")
     if body.get("object") in ("page", "instagram") and isinstance(body.get("entry"), list):
         return _meta_webhook(body)
@@ -54,7 +54,7 @@ def adapt(payload: Any) -> list[Canonical]:
     return [_mention(body)]
 
 
-def _mention(body: dict[str, Any]) -> Canonical:
+def _mention(body: dict[str, Json]) -> Canonical:
     check_fields(body, _MENTION_FIELDS, "social mention")
     for name in ("post_id", "platform", "text"):
         if not body.get(name):
@@ -77,12 +77,12 @@ def _mention(body: dict[str, Any]) -> Canonical:
     }
 
 
-def _handle_id(handle: Any) -> str | None:
+def _handle_id(handle: Json) -> str | None:
     text = text_or_none(handle)
     return f"handle:{text.lstrip('@').lower()}" if text else None
 
 
-def _x_status_v1(status: dict[str, Any]) -> Canonical:
+def _x_status_v1(status: dict[str, Json]) -> Canonical:
     """An X API v1.1 status (the older REST and Account Activity shape): `id_str`, `full_text` or `text`, `user`."""
     return {
         "external_id": tagged("x", status.get("id_str")),
@@ -98,7 +98,7 @@ def _x_status_v1(status: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def _twitter_time(value: Any) -> Any:
+def _twitter_time(value: Json) -> Json:
     """v1.1 writes times as `Wed Mar 05 09:00:00 +0000 2025`; ISO and epoch values pass through."""
     if isinstance(value, str) and len(value) == 30 and value[3] == " ":
         try:
@@ -108,7 +108,7 @@ def _twitter_time(value: Any) -> Any:
     return value
 
 
-def _x_post(post: dict[str, Any]) -> Canonical:
+def _x_post(post: dict[str, Json]) -> Canonical:
     """An X (Twitter) API v2 post object, bare or inside `{"data": ...}`."""
     replied = next(
         (
@@ -134,7 +134,7 @@ def _x_post(post: dict[str, Any]) -> Canonical:
     }
 
 
-def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
+def _meta_webhook(body: dict[str, Json]) -> list[Canonical]:
     """A Facebook Page `feed` or Instagram `comments` webhook: one event per change. Older Graph API versions
     (2.5) sent the author of a feed change as `sender_id`; later ones (2.11 on) send `from: {id, name}`. Names are
     not kept."""
@@ -172,7 +172,7 @@ def _meta_webhook(body: dict[str, Any]) -> list[Canonical]:
     return events
 
 
-def _reddit(comment: dict[str, Any]) -> Canonical:
+def _reddit(comment: dict[str, Json]) -> Canonical:
     """A Reddit comment (`kind: t1`), as the listing API returns it."""
     return {
         "external_id": text_or_none(comment.get("name") or comment.get("id")),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
+    Json,
     dig,
     join_text,
     meta,
@@ -28,7 +27,7 @@ _TWILIO_CHANNELS = {"voice": "call", "chat": "chat", "sms": "chat", "email": "em
 _TWILIO_CONTACT_EVENTS = ("task.completed", "task.canceled")
 
 
-def is_zendesk(body: dict[str, Any]) -> bool:
+def is_zendesk(body: dict[str, Json]) -> bool:
     return (
         str(body.get("type", "")).startswith(("zen:event-type:ticket.", "zen:event-type:messaging_ticket."))
         or isinstance(dig(body, "detail", "ticket_event"), dict)  # the Events Connector (Amazon EventBridge)
@@ -36,15 +35,15 @@ def is_zendesk(body: dict[str, Any]) -> bool:
     )
 
 
-def is_intercom(body: dict[str, Any]) -> bool:
+def is_intercom(body: dict[str, Json]) -> bool:
     return body.get("type") == "notification_event" and isinstance(dig(body, "data", "item"), dict)
 
 
-def is_twilio(body: dict[str, Any]) -> bool:
+def is_twilio(body: dict[str, Json]) -> bool:
     return "TaskSid" in body and "EventType" in body
 
 
-def zendesk(body: dict[str, Any]) -> Canonical:
+def zendesk(body: dict[str, Json]) -> Canonical:
     """A Zendesk ticket webhook (`zen:event-type:ticket.*`), a messaging webhook
     (`zen:event-type:messaging_ticket.message_added`), an Events Connector ticket event (Amazon EventBridge,
     `detail.ticket_event`, schema 1.0) or a ticket object from the API. A comment has the same id in all of them."""
@@ -95,7 +94,7 @@ def zendesk(body: dict[str, Any]) -> Canonical:
 _ZENDESK_EVENTBRIDGE_TYPES = {"Comment Created": "ticket.comment_added", "Ticket Created": "ticket.created"}
 
 
-def _zendesk_ticket_event(body: dict[str, Any]) -> Canonical:
+def _zendesk_ticket_event(body: dict[str, Json]) -> Canonical:
     """The Events Connector's ticket event (`detail-type: "Support Ticket: ..."`): `ticket_event.ticket` carries
     ids, status, tags and channel but no subject or description; a "Comment Created" event carries the comment."""
     event = body["detail"]["ticket_event"]
@@ -124,7 +123,7 @@ def _zendesk_ticket_event(body: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def _zendesk_message(body: dict[str, Any]) -> Canonical:
+def _zendesk_message(body: dict[str, Json]) -> Canonical:
     """A messaging (chat) ticket's message: `event.message` and its `event.actor` (end_user, agent, trigger or
     system); `detail.id` is the ticket. Only an end user's message is feedback."""
     actor = dig(body, "event", "actor") or {}
@@ -145,7 +144,7 @@ def _zendesk_message(body: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def intercom(body: dict[str, Any]) -> Canonical:
+def intercom(body: dict[str, Json]) -> Canonical:
     """An Intercom conversation notification: the customer's first message or latest reply is the text.
 
     API 2.x names the first message `source` and the customers `contacts` (`external_id`); API 1.x named them
@@ -193,7 +192,7 @@ def intercom(body: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def twilio(body: dict[str, Any]) -> Canonical:
+def twilio(body: dict[str, Json]) -> Canonical:
     """A Twilio TaskRouter event callback (form-encoded or JSON); `TaskAttributes` is a JSON string."""
     raw_attributes = body.get("TaskAttributes") or "{}"
     try:

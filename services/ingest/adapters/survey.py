@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.ingest.adapters import vendors
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
+    Json,
     check_fields,
     dig,
     join_text,
@@ -28,7 +27,7 @@ _RESPONSE_FIELDS = frozenset(
 _SCORE_REFS = ("nps", "csat", "ces")
 
 
-def adapt(payload: Any) -> list[Canonical]:
+def adapt(payload: Json) -> list[Canonical]:
     body = require_object(payload, "survey response")
     vendors.refuse_notification(body)
     if body.get("event_type") == "form_response" and isinstance(body.get("form_response"), dict):
@@ -40,7 +39,7 @@ def adapt(payload: Any) -> list[Canonical]:
     return [_response(body)]
 
 
-def _response(body: dict[str, Any]) -> Canonical:
+def _response(body: dict[str, Json]) -> Canonical:
     check_fields(body, _RESPONSE_FIELDS, "survey response")
     if not body.get("response_id"):
         raise AdapterError("missing_field", "response_id: required for a survey response")
@@ -60,7 +59,7 @@ def _response(body: dict[str, Any]) -> Canonical:
     }
 
 
-def _typeform_page(items: list[Any]) -> list[Canonical]:
+def _typeform_page(items: list[Json]) -> list[Canonical]:
     """`GET /forms/{form_id}/responses`: each completed item is a response with the same `token` (hence the same
     id) the `form_response` webhook carries; started and partial responses (`response_type`) are skipped."""
     responses = [
@@ -73,11 +72,11 @@ def _typeform_page(items: list[Any]) -> list[Canonical]:
     return responses
 
 
-def _typeform(form: dict[str, Any]) -> Canonical:
+def _typeform(form: dict[str, Json]) -> Canonical:
     """Typeform `form_response` (or a Responses API item): nps/csat/ces by field type or ref; text answers joined
     as the verbatim. `definition`, `hidden`, `calculated` and a field's `ref` may all be absent."""
-    found: dict[str, Any] = {}
-    texts: list[Any] = []
+    found: dict[str, Json] = {}
+    texts: list[Json] = []
     for answer in form.get("answers") or []:
         if not isinstance(answer, dict):
             continue
@@ -90,7 +89,7 @@ def _typeform(form: dict[str, Any]) -> Canonical:
             texts.append(answer.get("text"))
         elif answer.get("type") == "choice":
             texts.append(dig(answer, "choice", "label"))
-    hidden: dict[str, Any] = form["hidden"] if isinstance(form.get("hidden"), dict) else {}
+    hidden: dict[str, Json] = form["hidden"] if isinstance(form.get("hidden"), dict) else {}
     return {
         "external_id": tagged("typeform", form.get("token")),
         "channel": "survey",
@@ -109,7 +108,7 @@ def _typeform(form: dict[str, Any]) -> Canonical:
     }
 
 
-def _delighted(data: dict[str, Any]) -> Canonical:
+def _delighted(data: dict[str, Json]) -> Canonical:
     """Delighted `survey_response.*`: the score goes to nps/csat/ces by `survey_type`.
 
     The response id is the external id, so `.updated` (which usually brings the comment) is the same
@@ -118,7 +117,7 @@ def _delighted(data: dict[str, Any]) -> Canonical:
     survey_type = str(data.get("survey_type") or "").lower()
     if survey_type not in _SCORE_REFS:
         raise AdapterError("unsupported_payload", f"survey_type {survey_type!r} is not one of nps, csat, ces")
-    props: dict[str, Any] = data["person_properties"] if isinstance(data.get("person_properties"), dict) else {}
+    props: dict[str, Json] = data["person_properties"] if isinstance(data.get("person_properties"), dict) else {}
     return {
         "external_id": tagged("delighted", data.get("id")),
         "channel": "survey",

@@ -4,11 +4,10 @@ only notify (Qualtrics, SurveyMonkey), which are refused with a reason rather th
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.ingest.adapters.common import (
     AdapterError,
     Canonical,
+    Json,
     dig,
     join_text,
     meta,
@@ -24,11 +23,11 @@ _SALESFORCE_ORIGINS = {"phone": "call", "email": "email", "chat": "chat", "web":
 _FRESHDESK_SOURCES = {1: "email", 2: "other", 3: "call", 7: "chat", 9: "other", 10: "email"}
 
 
-def is_salesforce_case(body: dict[str, Any]) -> bool:
+def is_salesforce_case(body: dict[str, Json]) -> bool:
     return "CaseNumber" in body and "Id" in body
 
 
-def salesforce_case(case: dict[str, Any]) -> Canonical:
+def salesforce_case(case: dict[str, Json]) -> Canonical:
     """A Salesforce Case (the sObject as REST, Outbound Messages and Change Data Capture carry its fields)."""
     origin = str(case.get("Origin") or "").lower()
     return {
@@ -46,13 +45,13 @@ def salesforce_case(case: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def is_freshdesk_ticket(body: dict[str, Any]) -> bool:
+def is_freshdesk_ticket(body: dict[str, Json]) -> bool:
     return (
         "requester_id" in body and ("description_text" in body or "description" in body) and "id" in body
     ) or isinstance(body.get("helpdesk_ticket"), dict)
 
 
-def freshdesk_ticket(ticket: dict[str, Any]) -> Canonical:
+def freshdesk_ticket(ticket: dict[str, Json]) -> Canonical:
     """A Freshdesk ticket: API v2 (`id`; `description` is HTML, `description_text` the same as text) or API v1
     (`{"helpdesk_ticket": …}`; `display_id` is the number v2 calls `id`, `description` is text and
     `description_html` the HTML). The same ticket has the same id in both."""
@@ -78,11 +77,11 @@ def freshdesk_ticket(ticket: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def is_twilio_message(body: dict[str, Any]) -> bool:
+def is_twilio_message(body: dict[str, Json]) -> bool:
     return "MessageSid" in body or "SmsMessageSid" in body
 
 
-def twilio_message(body: dict[str, Any]) -> Canonical:
+def twilio_message(body: dict[str, Json]) -> Canonical:
     """An incoming SMS or WhatsApp message (Twilio Programmable Messaging's form-encoded webhook)."""
     sender = str(body.get("From") or "")
     whatsapp = sender.startswith("whatsapp:")
@@ -99,7 +98,7 @@ def twilio_message(body: dict[str, Any]) -> Canonical:
     }  # fmt: skip
 
 
-def meta_messages(platform: str, entry: dict[str, Any]) -> list[Canonical]:
+def meta_messages(platform: str, entry: dict[str, Json]) -> list[Canonical]:
     """Messenger (`object: page`) or Instagram messaging events of one webhook entry: messages customers wrote.
     Echoes of the page's own messages, deliveries, reads and reactions carry no feedback and are skipped."""
     out: list[Canonical] = []
@@ -121,7 +120,7 @@ def meta_messages(platform: str, entry: dict[str, Any]) -> list[Canonical]:
     return out
 
 
-def refuse_notification(body: dict[str, Any]) -> None:
+def refuse_notification(body: dict[str, Json]) -> None:
     """Qualtrics and SurveyMonkey webhooks say a response exists, not what it says: refuse them with a reason
     (their answers must be fetched from the vendor's API and posted as survey responses)."""
     if "ResponseID" in body and str(body.get("Topic", "")).startswith("surveyengine."):
