@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 
 from services.ingest import metrics
 from services.ingest.adapters import mapping
-from services.ingest.adapters.common import AdapterError
+from services.ingest.adapters.common import AdapterError, Canonical, Json
 from services.ingest.adapters.registry import ADAPTERS, AdaptFn
 from services.ingest.auth import SourceInfo
 from services.ingest.models import Adapter
@@ -72,7 +71,7 @@ class Rejection:
 class Body:
     """The parsed request: its items, whether it was a batch, and lines that were not JSON."""
 
-    items: list[tuple[int, Any]]
+    items: list[tuple[int, Json]]  # each item as decoded, before its adapter checks it
     batch: bool
     broken: list[Rejection]
 
@@ -133,7 +132,7 @@ def parse_body(raw: bytes, fmt: str, *, channel: str) -> Body:
                 raise IntakeError("empty_batch", "the JSON array holds no events")
             return Body(list(enumerate(data)), True, [])
         return Body([(0, data)], False, [])
-    items: list[tuple[int, Any]] = []
+    items: list[tuple[int, Json]] = []
     broken: list[Rejection] = []
     index = 0
     for line in text.splitlines():
@@ -195,13 +194,13 @@ def prepare(
     return records, rejections
 
 
-def _channel_of(canonical: dict[str, Any], default: str) -> str:
+def _channel_of(canonical: Canonical, default: str) -> str:
     value = canonical.get("channel")
     return value if isinstance(value, str) and value in _CHANNELS else default
 
 
 def _record(
-    canonical: dict[str, Any], index: int, part: int | None, source: SourceInfo, now: datetime, max_future: timedelta
+    canonical: Canonical, index: int, part: int | None, source: SourceInfo, now: datetime, max_future: timedelta
 ) -> Record:
     claimed = canonical.pop("source", None)
     if claimed is not None and claimed != source.name:
