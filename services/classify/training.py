@@ -150,18 +150,20 @@ def fingerprint(rows: Sequence[LabelledText], backend_name: str, fine_tune_steps
     import numpy
     import sklearn
 
-    from services.classify import backends, language, multilingual, semantic, text
+    from services.classify import backends, encoder, language, multilingual, onnx_encoder, semantic, text
 
     digest = hashlib.sha256()
     header = {
         "format": MODEL_FORMAT,
         "backend": backend_name,
         "fine_tune_steps": fine_tune_steps,
+        # the sentence encoder a semantic model embeds with (CLASSIFY_ENCODER): another one is another model
+        "encoder": semantic.default_encoder() if backend_name != "tfidf" else None,
         "sklearn": sklearn.__version__,
         "numpy": numpy.__version__,
     }
     digest.update(json.dumps(header, sort_keys=True).encode())
-    for module in (backends, language, multilingual, semantic, text):
+    for module in (backends, encoder, language, multilingual, onnx_encoder, semantic, text):
         digest.update(Path(str(module.__file__)).read_bytes())
     for row in rows:
         digest.update(json.dumps([row.text, row.stage, row.language], ensure_ascii=False).encode() + b"\n")

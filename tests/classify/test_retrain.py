@@ -108,6 +108,17 @@ def test_the_map_model_is_kept_and_reloaded_until_the_map_changes(
     assert not (tmp_path / first.version).exists()  # the old map's model is pruned
 
 
+def test_a_cached_semantic_model_is_keyed_by_its_sentence_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.classify.training import fingerprint, journey_rows
+
+    rows = journey_rows(small_map())
+    monkeypatch.setenv("CLASSIFY_ENCODER", "numpy")
+    numpy_key, tfidf_key = fingerprint(rows, "ensemble"), fingerprint(rows, "tfidf")
+    monkeypatch.setenv("CLASSIFY_ENCODER", "onnx-int8")
+    assert fingerprint(rows, "ensemble") != numpy_key  # the other encoder: not the cached model
+    assert fingerprint(rows, "tfidf") == tfidf_key  # TF-IDF has no encoder
+
+
 def test_a_worse_candidate_is_not_promoted_and_rollback_restores_the_previous_version(tmp_path: Path) -> None:
     journey = small_map()
     store = CorrectionStore(tmp_path)
