@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
@@ -61,6 +60,10 @@ def run(*, items: int, database_url: str, rounds: int) -> int:
         stored = session.execute(text("SELECT count(*) FROM acct_feedback")).scalar_one()
     print(f"database={engine.dialect.name} items={stored:,} rounds={rounds}")
     every: list[float] = []
+    # Imported here, not at the top: every `journeyline` command imports the benches to list them, and the test
+    # client's import warns (Starlette's deprecation of httpx) on each of them.
+    from fastapi.testclient import TestClient
+
     with TestClient(app, cookies={auth.COOKIE: cookie}) as client:
         for path in ("/board", "/board/fragment"):
             for window in ("1h", "24h", "7d", "30d"):
