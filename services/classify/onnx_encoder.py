@@ -7,7 +7,7 @@ embeddings, six post-LayerNorm layers, erf GELU, mean pooling), so neither torch
 activations on the fly (ONNX Runtime's dynamic quantisation): 4x smaller matrices and integer arithmetic. The float
 graph reproduces the numpy encoder to 1e-5; the int8 one keeps a cosine above 0.97 to it on every held-out text
 (tests/classify/test_onnx_encoder.py). The graph is built and quantised in memory when the encoder is first used
-(about five seconds); nothing is written outside a temporary folder and nothing is downloaded."""
+(about three seconds); nothing is written outside a temporary folder and nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from services.classify.encoder import Floats, MiniLMEncoder, _Weights, normalize
 
 if TYPE_CHECKING:
     import onnx
-
-INPUTS = ("input_ids", "attention_mask")
 
 
 def onnx_available() -> bool:
