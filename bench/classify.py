@@ -29,6 +29,7 @@ def register_bench(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from services.classify import language
     from services.classify.cli import HELDOUT
     from services.classify.consumer import read_feedback
     from services.classify.service import Classifier
@@ -74,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         model = fit(name, journey_rows(journey), source="bench")
         trained = time.perf_counter() - started
         classifier = Classifier(journey, model, journey.triage.confidence_threshold)
+        language.load()  # the service loads the language detector at start-up
         classifier.classify_many(items[: min(50, n)])  # warm caches and lazy imports
         rates, cpu_rates = [], []
         for _ in range(args.rounds):

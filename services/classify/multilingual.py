@@ -74,10 +74,13 @@ class PerLanguageBackend:
         return self.models.get(detect(text).code) or self.models["en"]
 
     def _groups(self, texts: Sequence[str]) -> dict[int, list[int]]:
+        from services.classify.language import detect_many
+
         groups: dict[int, list[int]] = {}
         order: list[TextBackend] = []
-        for i, text in enumerate(texts):
-            model = self.model_for(text)
+        english = self.models["en"]
+        for i, language in enumerate(detect_many(texts)):
+            model = self.models.get(language.code) or english
             if model not in order:
                 order.append(model)
             groups.setdefault(order.index(model), []).append(i)

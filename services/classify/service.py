@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.classify.language import Language, detect
+from services.classify.language import Language, detect_many
 from services.classify.sentiment import sentiment_of, severity_of
 from services.classify.trained import TrainedModel
 from shared.journey import UNASSIGNED, JourneyMap, MetadataRule
@@ -54,7 +54,10 @@ class Classifier:
         """Classify a batch; the text model vectorises every item that needs it in one call."""
         model = self.model  # once: a retrain may swap `self.model` while a batch is being classified
         decisions: list[StageDecision | None] = [self._decide_without_text_model(f) for f in items]
-        languages: list[Language | None] = [detect(f.text) if (f.text or "").strip() else None for f in items]
+        written = [i for i, f in enumerate(items) if (f.text or "").strip()]
+        languages: list[Language | None] = [None] * len(items)
+        for i, detected in zip(written, detect_many([items[i].text for i in written]), strict=True):
+            languages[i] = detected
         readable = set(getattr(model.backend, "languages", None) or ["en"]) | {"und"}
         for i, language in enumerate(languages):
             if decisions[i] is not None or language is None:

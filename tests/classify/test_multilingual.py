@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.classify.language import SUPPORTED, detect
+from services.classify import language as detection
+from services.classify.language import SUPPORTED, detect, detect_many
 from services.classify.multilingual import PerLanguageBackend
 from services.classify.sentiment import sentiment_of, severity_of
 from services.classify.service import Classifier
@@ -46,6 +47,41 @@ def test_the_tokeniser_reads_every_script() -> None:
 def test_language_is_detected_offline(text: str, code: str) -> None:
     found = detect(text)
     assert found.code == code and found.supported and 0 < found.confidence <= 1
+
+
+def test_many_texts_scored_at_once_get_py3langids_own_probabilities() -> None:
+    # The batched scoring reimplements py3langid's arithmetic over its model; an upgrade that changes either shows here.
+    texts = [
+        *(row.text for row in read_labelled_csv(Path("services/classify/data/heldout_multilingual.csv"))[::7]),
+        "注文した商品が届きません",
+        "Jeg har ventet tre uger på min pakke",
+        "THE TICKET MACHINE ATE MY CARD",  # all capitals: py3langid lowers them
+        "Сербский: Србија",  # a script alias (sr/srl)
+        "1234 5678",
+        "",
+        "!!!",
+    ]
+    detector = detection._identifier()
+    batched = detector.probabilities(texts)
+    for text, row in zip(texts, batched, strict=True):
+        ranked = dict(detector.rank(text))
+        assert max(abs(ranked[label] - float(p)) for label, p in zip(detector.labels, row, strict=True)) < 1e-4, text
+        assert detector.labels[int(row.argmax())] == max(ranked, key=ranked.__getitem__), text
+
+
+def test_a_batch_detects_each_text_as_it_would_alone() -> None:
+    texts = [
+        "refund pls",  # too short for the function words: py3langid decides
+        "Moje objednávka stále nedorazila a zákaznická linka nebere telefon",
+        "The app keeps crashing when I open my bill",
+        "Ma facture est fausse",
+        "   ",
+        "注文した商品が届きません",
+    ]
+    together = detect_many(texts)
+    for text, found in zip(texts, together, strict=True):
+        detection._SEEN._items.clear()
+        assert detect(text) == found, text
 
 
 def test_the_classification_records_the_language_and_its_confidence() -> None:
