@@ -222,14 +222,17 @@ _MARKED = _marked_by(_MARKERS)
 
 
 def _by_function_words(sample: str) -> Language | None:
-    counts = dict.fromkeys(_MARKERS, 0)
+    counts: dict[str, int] = {}
     for token in set(words(sample)):
         for language in _MARKED.get(token, ()):
-            counts[language] += 1
-    hits = sorted(((n, language) for language, n in counts.items()), reverse=True)
-    (best, language), (second, _) = hits[0], hits[1]
+            counts[language] = counts.get(language, 0) + 1
+    if not counts:
+        return None
+    language = max(counts, key=counts.__getitem__)
+    best = counts[language]
+    second = max((n for other, n in counts.items() if other != language), default=0)
     if (best >= 2 and second == 0) or (best >= 3 and best >= 3 * second):
-        return Language(language, round(best / sum(n for n, _ in hits), 3), True)
+        return Language(language, round(best / sum(counts.values()), 3), True)
     return None
 
 

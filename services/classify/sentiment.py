@@ -296,8 +296,9 @@ def sentiment_of(text: str | None, scores: Scores | None = None, language: str |
         return found or Sentiment(score=0.0, label=SentimentLabel.neutral, explanation="no text and no scores")
     folded = folded_words(text)
     score, felt = _compound(folded, text.count("!"), language)
-    shown = dict(zip(folded, words(text), strict=True))  # the words as written, accents and all
-    felt = [(" ".join(shown.get(w, w) for w in phrase.split()), v) for phrase, v in felt]
+    if felt and not text.isascii():
+        shown = dict(zip(folded, words(text), strict=True))  # the words as written, accents and all
+        felt = [(" ".join(shown.get(w, w) for w in phrase.split()), v) for phrase, v in felt]
     felt.sort(key=lambda kv: -abs(kv[1]))
     seen: set[str] = set()
     top = [(w, v) for w, v in felt if not (w in seen or seen.add(w))][:3]  # type: ignore[func-returns-value]

@@ -64,12 +64,14 @@ def fold(word: str) -> str:
 def _tokenise(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     found: list[str] = []
     for token in _WORD.findall(text.replace("\u2019", "'").replace("\u02bc", "'").casefold()):
-        elided = _ELISION.match(token)
+        elided = _ELISION.match(token) if "'" in token else None
         if elided:
             found += [elided.group(), token[elided.end() :]]
         else:
             found.append(token)
     accented = tuple(found)
+    if text.isascii():  # nothing to fold: one tuple serves both
+        return accented, accented
     return accented, tuple(fold(t) for t in accented)
 
 
