@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # is in the journey map: a company's own map with other stages is measured on its held-out corrections only.
-SHIPPED_SETS = ("heldout.csv", "heldout_independent.csv", "heldout_multilingual.csv")
+SHIPPED_SETS = ("heldout.csv", "heldout_independent.csv", "heldout_multilingual.csv", "heldout_swedish_fresh.csv")
 
 
 def evaluation_sets(journey: JourneyMap, store: CorrectionStore | None) -> dict[str, list[LabelledText]]:

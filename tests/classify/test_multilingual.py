@@ -235,3 +235,13 @@ def test_the_multilingual_heldout_set_covers_every_stage_and_language() -> None:
     # never trained on: no held-out text is a keyword or example of the map
     trained = {r.text.casefold() for r in journey_rows(journey())}
     assert not any(r.text.casefold() in trained for r in rows)
+
+
+def test_the_fresh_swedish_set_is_swedish_covers_every_stage_and_is_not_in_the_map() -> None:
+    stages = {s.id for s in journey().stages}
+    rows = read_labelled_csv(Path("services/classify/data/heldout_swedish_fresh.csv"), known_stages=list(stages))
+    assert {r.language for r in rows} == {"sv"} and {r.stage for r in rows} == stages
+    assert min(sum(1 for r in rows if r.stage == stage) for stage in stages) >= 10
+    trained = {r.text.casefold() for r in journey_rows(journey())}
+    assert not any(r.text.casefold() in trained for r in rows)
+    assert sum(detect(r.text).code == "sv" for r in rows) == len(rows)
