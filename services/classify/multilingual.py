@@ -107,8 +107,8 @@ class PerLanguageBackend:
                 why = [model.explain(t, model.classes[int(p.argmax())]) for t, p in zip(chunk, probs, strict=True)]
                 why = why if explain else [""] * len(chunk)
             columns = [self.classes.index(c) for c in model.classes]
+            out[np.ix_(rows, columns)] = probs
             for row, i in enumerate(rows):
-                out[i, columns] = probs[row]
                 reasons[i] = why[row]
         return out, reasons
 

@@ -80,8 +80,9 @@ class Classifier:
                 probs, reasons = explained(texts)
             else:
                 probs, reasons = backend.predict_proba(texts), [None] * len(texts)
-            for i, row, reason in zip(pending, probs, reasons, strict=True):
-                decisions[i] = self._model_decision(model, items[i].text or "", row, reason)
+            ranked = np.argsort(-probs, axis=1, kind="stable")[:, :2].tolist()  # best and runner-up, per row
+            for i, row, order, reason in zip(pending, probs, ranked, reasons, strict=True):
+                decisions[i] = self._model_decision(model, items[i].text or "", row, order, reason)
         out = []
         for item, decision, language in zip(items, decisions, languages, strict=True):
             if decision is None:
@@ -126,9 +127,10 @@ class Classifier:
                 )
         return None
 
-    def _model_decision(self, model: TrainedModel, text: str, row: np.ndarray, reason: str | None) -> StageDecision:
+    def _model_decision(
+        self, model: TrainedModel, text: str, row: np.ndarray, order: list[int], reason: str | None
+    ) -> StageDecision:
         classes = model.backend.classes
-        order = np.argsort(-row)
         best, best_p = classes[order[0]], float(row[order[0]])
         runner_up = f"{classes[order[1]]} {float(row[order[1]]):.2f}" if len(order) > 1 else "none"
         if best_p < self.threshold:
