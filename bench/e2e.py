@@ -75,7 +75,7 @@ def _start(name: str, env: dict[str, str], run_dir: Path) -> Service:
     cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", "127.0.0.1", "--port", str(port)]
     cmd.append("--no-access-log")
     if name == "ingest":  # INGEST_WORKERS processes (default one per core), as `journeyline dev` starts it
-        extra, worker_env = worker_launch(env)
+        extra, worker_env = worker_launch(env, run_dir)
         cmd += extra
         env = {**env, **worker_env}
     return Service(name, port, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))

@@ -28,7 +28,7 @@ from bench.load import HttpConnection, cpu_seconds, percentile
 from services.cli.brokers import broker_kind, make_broker
 from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.settings import IngestSettings
+from services.ingest.settings import IngestSettings, worker_launch
 from services.ingest.sources import add_source, create_tables
 from shared.cloudevents import CloudEvent, encode
 from shared.db import make_engine
@@ -309,7 +309,9 @@ def _run(args: argparse.Namespace) -> int:
         _stop(proc)
 
         port = free_port()
-        proc = _start_service(env, port, work / "ingest.log", workers=workers)
+        # as `journeyline dev` starts it: with several workers, their metrics kept where every scrape adds them up
+        worker_env = worker_launch({"INGEST_WORKERS": str(workers)}, work)[1]
+        proc = _start_service(env | worker_env, port, work / "ingest.log", workers=workers)
         uvloop.run(_batch_path(port, key, _payloads(2_000, "warm"), args.batch, args.concurrency))
         path = uvloop.run(_batch_path(port, key, _payloads(args.events, "http"), args.batch, args.concurrency))
         print(

@@ -6,13 +6,14 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -238,9 +239,24 @@ def ops_router(checks: dict[str, ReadinessCheck], *, metrics_token: str | None =
                     401, "Unauthorized", "send the metrics token as 'Authorization: Bearer <token>'",
                     headers={"WWW-Authenticate": "Bearer"},
                 )  # fmt: skip
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+# Set by the launcher of several worker processes (ingest's INGEST_WORKERS): each worker's metrics live in files in
+# this directory (prometheus_client's multiprocess mode), and every scrape adds up all of them.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus' text format: this process's, or with MULTIPROC_ENV set, every worker's together
+    (counters and histograms summed; gauges as each declares: see `multiprocess_mode`)."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 _CHECKS = {"type": "object", "additionalProperties": {"type": "string", "enum": ["ok", "failing"]}}

@@ -90,7 +90,7 @@ class DevStack:
             log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115
             cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", self.host]
             cmd += ["--port", str(port), "--no-access-log"]
-            extra, worker_env = worker_launch(env) if name == "ingest" else ([], {})
+            extra, worker_env = worker_launch(env, self.var_dir) if name == "ingest" else ([], {})
             cmd += extra  # ingest: INGEST_WORKERS processes (default one per core), each knowing its share
             env_of = {**env, **worker_env}
             proc = subprocess.Popen(cmd, env=env_of, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509

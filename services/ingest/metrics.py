@@ -25,7 +25,11 @@ PRODUCE_DURATION = Histogram(
     "Time from the first send to the broker's acknowledgement of a request's events",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-BROKER_UP = Gauge("journeyline_ingest_broker_up", "1 when the broker answered the last probe, else 0")
+BROKER_UP = Gauge(
+    "journeyline_ingest_broker_up",
+    "1 when the broker answered the last probe, else 0",
+    multiprocess_mode="mostrecent",  # several workers: the latest probe of any of them
+)
 
 ROUTES = ("/v1/events", "/v1/sources")
 # Bounded reasons an event can be rejected for (the `reason` label and the API's `reason` field).

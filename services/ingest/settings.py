@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.http import MULTIPROC_ENV
 from shared.settings import CommonSettings
 
 
@@ -64,8 +67,15 @@ class IngestSettings(CommonSettings):
         return self.workers or 1
 
 
-def worker_launch(env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+def worker_launch(env: Mapping[str, str], run_dir: Path) -> tuple[list[str], dict[str, str]]:
     """The uvicorn arguments and environment that start ingest as INGEST_WORKERS processes (unset: one per core):
-    `--workers N`, and INGEST_WORKERS=N so that each worker knows its share of every source's limits."""
+    `--workers N`, INGEST_WORKERS=N so that each worker knows its share of every source's limits, and with more
+    than one worker PROMETHEUS_MULTIPROC_DIR, a fresh directory under `run_dir` where every worker keeps its
+    metrics, so that a scrape, whichever worker answers it, counts the events of all of them."""
     workers = int(env.get("INGEST_WORKERS") or 0) or os.cpu_count() or 1
-    return (["--workers", str(workers)] if workers > 1 else []), {"INGEST_WORKERS": str(workers)}
+    if workers == 1:
+        return [], {"INGEST_WORKERS": "1"}
+    metrics = run_dir / "ingest-metrics"
+    shutil.rmtree(metrics, ignore_errors=True)  # counters start at zero with the processes, as in one process
+    metrics.mkdir(parents=True)
+    return ["--workers", str(workers)], {"INGEST_WORKERS": str(workers), MULTIPROC_ENV: str(metrics.resolve())}

@@ -181,3 +181,11 @@ def test_prometheus_runs_without_its_lifecycle_api(compose: dict[str, Any]) -> N
     """`--web.enable-lifecycle` lets anyone who reaches Prometheus shut it down or reload it."""
     command = " ".join(compose["services"]["prometheus"]["command"])
     assert "--web.enable-lifecycle" not in command
+
+
+def test_ingest_runs_its_workers_with_shared_limits_and_metrics(compose: dict[str, Any]) -> None:
+    ingest = compose["services"]["ingest"]
+    command, env = ingest["command"], ingest["environment"]
+    assert command[command.index("--workers") + 1] == env["INGEST_WORKERS"] == "${INGEST_WORKERS:-2}"
+    assert env["PROMETHEUS_MULTIPROC_DIR"] in ingest["tmpfs"]  # empty at each start: counters begin at zero
+

@@ -79,17 +79,26 @@ def test_worker_count_and_share(monkeypatch: pytest.MonkeyPatch) -> None:
     assert unset.worker_share == 1  # a process started without INGEST_WORKERS (plain uvicorn) is alone
     monkeypatch.setenv("INGEST_WORKERS", "3")
     assert IngestSettings().launch_workers == IngestSettings().worker_share == 3
-    assert worker_launch({"INGEST_WORKERS": "3"}) == (["--workers", "3"], {"INGEST_WORKERS": "3"})
-    assert worker_launch({"INGEST_WORKERS": "1"}) == ([], {"INGEST_WORKERS": "1"})
+
+
+def test_several_workers_get_a_fresh_metrics_directory_one_does_not_need_it(tmp_path: Path) -> None:
+    stale = tmp_path / "ingest-metrics" / "counter_123.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"a previous run's counts")
+    args, env = worker_launch({"INGEST_WORKERS": "3"}, tmp_path)
+    assert args == ["--workers", "3"] and env["INGEST_WORKERS"] == "3"
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(stale.parent.resolve())
+    assert list(stale.parent.iterdir()) == []  # counters start at zero with the processes
+    assert worker_launch({"INGEST_WORKERS": "1"}, tmp_path) == ([], {"INGEST_WORKERS": "1"})
     cores = os.cpu_count() or 1
-    assert worker_launch({})[1] == {"INGEST_WORKERS": str(cores)}
+    assert worker_launch({}, tmp_path)[1]["INGEST_WORKERS"] == str(cores)
 
 
 class WorkersProcess(ServiceProcess):
     """`uvicorn services.ingest.main:app --workers N`, started as `journeyline dev` starts it."""
 
     def start(self, wait_ready: bool = True, timeout: float = 120.0) -> ServiceProcess:
-        extra, worker_env = worker_launch({"INGEST_WORKERS": str(WORKERS)})
+        extra, worker_env = worker_launch({"INGEST_WORKERS": str(WORKERS)}, self.log_path.parent)
         cmd = [sys.executable, "-m", "uvicorn", "services.ingest.main:app", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--no-access-log", *extra]
         log = open(self.log_path, "ab")  # noqa: SIM115
@@ -160,6 +169,28 @@ def test_a_revoked_key_stops_working_in_every_worker(broker: Broker, tmp_path: P
         assert created.status_code == 201
         time.sleep(REFRESH * 2 + 0.5)
         assert _fresh_posts(ingest, created.json()["api_key"], 20) == [202] * 20
+    finally:
+        ingest.process.stop()
+
+
+def test_every_scrape_counts_the_events_of_every_worker(broker: Broker, tmp_path: Path) -> None:
+    ingest = _start_workers(broker, tmp_path)
+    try:
+        assert _fresh_posts(ingest, ingest.keys["chat-tool"], 30) == [202] * 30
+        # Each scrape on a fresh connection reaches either worker; each must see all 30, not the ~15 it served.
+        for _ in range(10):
+            with httpx.Client(base_url=ingest.url, timeout=10) as client:
+                text = client.get("/metrics").text
+            accepted = [
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("journeyline_ingest_events_total{")
+                and 'source="chat-tool"' in line
+                and 'outcome="accepted"' in line
+            ]
+            assert accepted == [30.0]
+            assert "\njourneyline_ingest_broker_up 1.0" in text  # the latest probe of any worker, no pid label
+            assert 'journeyline_ingest_request_duration_seconds_count{route="/v1/events"} 30.0' in text
     finally:
         ingest.process.stop()
 
