@@ -264,7 +264,7 @@ def test_new_domains_have_their_own_stages_and_disjoint_train_and_test_sets() ->
             read_labelled_csv(test_path, known_stages=stages),
         )
         assert {r.stage for r in train} == {r.stage for r in test} == set(stages)
-        assert min(sum(1 for r in train if r.stage == s) for s in stages) >= 50
+        assert min(sum(1 for r in train if r.stage == s) for s in stages) >= 100  # the curve reaches 100 per stage
         assert min(sum(1 for r in test if r.stage == s) for s in stages) >= 15
         assert not {r.text.casefold() for r in train} & {r.text.casefold() for r in test}
 
@@ -276,6 +276,6 @@ def test_learning_curve_command_prints_one_row_per_size(capsys: pytest.CaptureFi
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("domain=rail backend=tfidf") and "macro_f1" in lines[1]
     few, every = lines[2].split(), lines[3].split()
-    assert few[:2] == ["10", "60"] and every[:2] == ["all(50)", "300"] and len(lines) == 4  # 500 per stage = all
+    assert few[:2] == ["10", "60"] and every[:2] == ["all(100)", "600"] and len(lines) == 4  # 500 per stage = all
     assert float(every[2]) > float(few[2])  # more labels, better
     assert main(["classify", "learning-curve", "--domain", "moon"]) == 2
