@@ -188,4 +188,3 @@ def test_ingest_runs_its_workers_with_shared_limits_and_metrics(compose: dict[st
     command, env = ingest["command"], ingest["environment"]
     assert command[command.index("--workers") + 1] == env["INGEST_WORKERS"] == "${INGEST_WORKERS:-2}"
     assert env["PROMETHEUS_MULTIPROC_DIR"] in ingest["tmpfs"]  # empty at each start: counters begin at zero
-
