@@ -44,9 +44,15 @@ def _phone_like(match: str) -> bool:
     return 9 <= digits <= 15 and (match.startswith(("+", "0", "(")) or any(ch in match for ch in " ().-"))
 
 
+_DIGIT = re.compile(r"\d")  # the same digits (any script's) as the patterns' \d
+
+
 def redact(text: str) -> Redacted:
     """The text with personal data replaced, and how many of each kind were found."""
     counts: Counter[str] = Counter()
+    has_at, has_digit = "@" in text, _DIGIT.search(text) is not None
+    if not (has_at or has_digit):  # every pattern needs one of them; feedback without either is common
+        return Redacted(text, counts)
 
     def swap(kind: str) -> str:
         counts[kind] += 1
@@ -62,8 +68,9 @@ def redact(text: str) -> Redacted:
     def phone(m: re.Match[str]) -> str:
         return swap("phone") if _phone_like(m.group()) else m.group()
 
-    out = _EMAIL.sub(lambda m: swap("email"), text)
-    out = _IBAN.sub(iban, out)
-    out = _CARD.sub(card, out)
-    out = _PHONE.sub(phone, out)
+    out = _EMAIL.sub(lambda m: swap("email"), text) if has_at else text
+    if has_digit:
+        out = _IBAN.sub(iban, out)
+        out = _CARD.sub(card, out)
+        out = _PHONE.sub(phone, out)
     return Redacted(out, counts)

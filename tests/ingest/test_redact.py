@@ -27,6 +27,19 @@ def test_each_kind_is_replaced_and_counted() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("write to jo@example.com", "email"),  # an '@' and no digit
+        ("call +٩٧١ ٥٠ ١٢٣ ٤٥٦٧ after six", "phone"),  # Arabic-Indic digits are digits too
+        ("IBAN GB82 WEST 1234 5698 7654 32", "iban"),
+    ],
+)
+def test_the_shortcut_for_text_without_digits_or_at_signs_misses_nothing(text: str, kind: str) -> None:
+    assert dict(redact(text).counts) == {kind: 1}
+    assert redact("nothing personal, thanks").counts == {}
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "order 123456789 arrived on 2025-03-05 at 14:30",
