@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -118,9 +118,8 @@ class _Detector:
         merged: np.ndarray = scores[:, self._columns]
         return merged
 
-    def score_many(self, texts: Sequence[str]) -> list[tuple[str, float, float, str, float]]:
-        """Per text: the likeliest language and its probability, the probability of all languages outside the nine
-        together, and the likeliest of the nine with its probability renormalised over the nine."""
+    def score_many(self, texts: Sequence[str]) -> list[_Verdict]:
+        """py3langid's verdict on each text."""
         if not texts:
             return []
         probs = self.probabilities(texts)
@@ -132,9 +131,17 @@ class _Detector:
         nine_total[nine_total == 0] = 1.0
         labels = self.labels
         return [
-            (labels[b], float(probs[r, b]), float(outside[r]), labels[n], float(probs[r, n] / nine_total[r]))
+            _Verdict(labels[b], float(probs[r, b]), float(outside[r]), labels[n], float(probs[r, n] / nine_total[r]))
             for r, (b, n) in enumerate(zip(best.tolist(), nine.tolist(), strict=True))
         ]
+
+
+class _Verdict(NamedTuple):
+    code: str  # the likeliest language of all
+    p: float
+    outside: float  # the probability of every language outside the nine, together
+    nine: str  # the likeliest of the nine
+    nine_p: float  # its probability renormalised over the nine
 
 
 def load() -> None:
@@ -247,13 +254,13 @@ def _quick(sample: str) -> Language | None:
 def _scored(samples: list[str]) -> list[Language]:
     """py3langid's verdict on each sample, and what the classifier makes of it."""
     out = []
-    for sample, (code, p, outside, nine, nine_p) in zip(samples, _identifier().score_many(samples), strict=True):
-        if code in SUPPORTED:
-            out.append(Language(code, round(p, 3), True))
+    for sample, verdict in zip(samples, _identifier().score_many(samples), strict=True):
+        if verdict.code in SUPPORTED:
+            out.append(Language(verdict.code, round(verdict.p, 3), True))
         elif _latin_share(sample)[0] < 0.5 or (
-            outside >= UNSUPPORTED_AT and len(sample.split()) >= UNSUPPORTED_MIN_WORDS
+            verdict.outside >= UNSUPPORTED_AT and len(sample.split()) >= UNSUPPORTED_MIN_WORDS
         ):
-            out.append(Language(code, round(p, 3), False))
+            out.append(Language(verdict.code, round(verdict.p, 3), False))
         else:  # the likeliest of the nine, renormalised
-            out.append(Language(nine, round(nine_p, 3), True))
+            out.append(Language(verdict.nine, round(verdict.nine_p, 3), True))
     return out
