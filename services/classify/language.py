@@ -245,8 +245,8 @@ def _by_function_words(sample: str) -> Language | None:
 
 def _quick(sample: str) -> Language | None:
     """The language when the text alone settles it (no letters; a Latin text whose function words are one-sided)."""
-    latin, letters = _latin_share(sample)
-    if not letters:
+    latin, has_letters = _latin_share(sample)
+    if not has_letters:
         return UNDETERMINED
     return _by_function_words(sample) if latin == 1.0 else None
 

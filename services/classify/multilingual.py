@@ -71,16 +71,19 @@ class PerLanguageBackend:
     def model_for(self, text: str) -> TextBackend:
         from services.classify.language import detect
 
-        return self.models.get(detect(text).code) or self.models["en"]
+        return self._model_of(detect(text).code)
+
+    def _model_of(self, language: str) -> TextBackend:
+        """The language's own model, or the English one for a language the map has no keywords in."""
+        return self.models.get(language) or self.models["en"]
 
     def _groups(self, texts: Sequence[str]) -> dict[int, list[int]]:
         from services.classify.language import detect_many
 
         groups: dict[int, list[int]] = {}
         order: list[TextBackend] = []
-        english = self.models["en"]
         for i, language in enumerate(detect_many(texts)):
-            model = self.models.get(language.code) or english
+            model = self._model_of(language.code)
             if model not in order:
                 order.append(model)
             groups.setdefault(order.index(model), []).append(i)
