@@ -47,6 +47,7 @@ class SourceCache:
         self._task: asyncio.Task[None] | None = None
         self._miss_refresh: asyncio.Task[None] | None = None
         self._last_miss_refresh = 0.0
+        self._changes = 0  # changes applied by `put`: a reload that read the table before one of them is stale
 
     def lookup(self, key: str | None) -> SourceInfo | None:
         if not key:
@@ -82,7 +83,11 @@ class SourceCache:
         return {row.key_hash: _info(row) for row in rows}
 
     async def refresh(self) -> None:
-        table = await asyncio.to_thread(self._load)
+        while True:  # a `put` while the table was read may have committed after the read: read it again
+            changes = self._changes
+            table = await asyncio.to_thread(self._load)
+            if changes == self._changes:
+                break
         for info in table.values():
             self._init_series(info)
         self._by_hash, self.loaded = table, True
@@ -99,7 +104,7 @@ class SourceCache:
         if row.revoked_at is None:
             table[row.key_hash] = info = _info(row)
             self._init_series(info)
-        self._by_hash = table
+        self._by_hash, self._changes = table, self._changes + 1
         self._by_name = {info.name: info for info in table.values()}
 
     def start(self) -> None:

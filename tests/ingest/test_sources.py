@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -108,3 +109,43 @@ async def test_a_key_created_after_start_works_on_its_first_request(sqlite_url: 
     found = await cache.lookup_or_reload(key)
     assert found is not None and found.name == "late"
     assert await cache.lookup_or_reload("jl_not-a-real-key") is None
+
+
+async def test_a_reload_that_read_the_table_before_an_admin_change_does_not_undo_it(sqlite_url: str) -> None:
+    """The periodic reload reads the table in a thread; a change made through the admin API (committed, then
+    `put`) while that read was under way must survive the reload's result, not vanish until the next one."""
+    import threading
+
+    from services.ingest.models import HookSecrets, HookVendor
+    from services.ingest.sources import set_hook_secrets
+
+    engine = make_engine(sqlite_url)
+    create_tables(engine)
+    with Session(engine) as session:
+        add_source(session=session, source=SourceCreate(name="meta-page", channel=Channel.social))
+    cache = SourceCache(engine, refresh_seconds=3600)
+    await cache.refresh()
+    read, release, load = threading.Event(), threading.Event(), cache._load
+    reads = 0
+
+    def slow_load() -> dict:
+        nonlocal reads
+        reads += 1
+        table = load()
+        if reads == 1:  # the first read is the stale one: hold it until the change is in
+            read.set()
+            release.wait(10)
+        return table
+
+    cache._load = slow_load  # type: ignore[method-assign]
+    reload = asyncio.create_task(cache.refresh())
+    await asyncio.to_thread(read.wait, 10)
+    with Session(engine) as session:
+        hook = HookSecrets(vendor=HookVendor.meta, secrets=["meta-app-secret-1"])
+        cache.put(set_hook_secrets(session=session, name="meta-page", hook=hook))
+    release.set()
+    await reload
+    found = cache.by_name("meta-page")
+    assert found is not None and found.hook_vendor == "meta", "the reload put the table from before the change back"
+    assert reads == 2
+    engine.dispose()
