@@ -28,10 +28,11 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process and its children have used so far (from /proc/<pid>/stat)."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU time a process and its live children have used so far (from /proc/<pid>/stat); with
+    `children=False` the process's own (all its threads), for a process whose children are measured apart."""
     total = 0
-    for each in process_family(pid):
+    for each in process_family(pid) if children else [pid]:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
