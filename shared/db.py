@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
+# SQLite: a checkpoint every 20,000 WAL pages (80 MiB) instead of every 1,000, so that a page many commits change
+# (an index's last leaf) is copied back into the database file once, not after each few commits; and, for the
+# one connection that stores a service's stream, `cache_kib` of page cache instead of the default 2 MiB, which
+# the feedback table's indexes outgrow, so that a batch re-read the pages it had just changed
+# (docs/performance.md). Not for every connection: each one's cache fills up to its size.
+STORE_CACHE_KIB = 32 * 1024
+SQLITE_CHECKPOINT_PAGES = 20_000
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite files get WAL and a busy timeout so several processes can share them."""
+
+def json_text(value: Any) -> str:
+    """JSON columns' serializer: orjson (several times faster than `json.dumps` on an event's data), with the
+    standard library for what orjson refuses (an integer beyond 64 bits); NaN becomes null, as on PostgreSQL."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def make_engine(url: str, *, cache_kib: int | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite files get WAL and a busy timeout so several processes can share them, and
+    `cache_kib` of page cache per connection when given."""
+    kwargs.setdefault("json_serializer", json_text)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         # sqlite3 keeps 128 prepared statements per connection by default; bulk inserts of varying batch sizes
@@ -33,6 +54,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            if cache_kib:
+                cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
             cur.close()
 
         return engine

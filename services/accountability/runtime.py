@@ -20,7 +20,7 @@ from services.accountability.scorecard import WINDOWS, journey_view, teams_resol
 from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
 from services.accountability.settings import AccountabilitySettings
 from services.accountability.themes import JobOutcome, run_job
-from shared.db import database_reachable, make_engine
+from shared.db import STORE_CACHE_KIB, database_reachable, make_engine
 from shared.http import ReadinessCheck
 from shared.journey import JourneyMap, load_journey_map
 from shared.kafka import ConsumerLoop, broker_reachable, ensure_topics, make_consumer, make_producer
@@ -39,6 +39,14 @@ class Runtime:
         self.clock: Clock = clock or system_clock
         self.journey: JourneyMap = load_journey_map(settings.journey_map)
         self.engine = engine or make_engine(settings.database_url)
+        # The consumer stores the stream through a connection of its own with a larger page cache (SQLite; on
+        # PostgreSQL the server keeps the cache and one pool serves both).
+        sqlite = engine is None and settings.database_url.startswith("sqlite")
+        self.store_engine = (
+            make_engine(settings.database_url, cache_kib=STORE_CACHE_KIB, pool_size=1, max_overflow=1)
+            if sqlite
+            else self.engine
+        )
         self.topics = settings.topics
         self.group = self.topics.group(GROUP)
         kafka = settings.kafka
@@ -48,7 +56,7 @@ class Runtime:
         )
         self.dispatcher = Dispatcher(engine=self.engine, producer=self.producer, settings=settings, clock=self.clock)
         self.handler = FeedbackConsumer(
-            engine=self.engine,
+            engine=self.store_engine,
             producer=self.producer,
             journey=self.journey,
             topics=self.topics,
@@ -103,6 +111,7 @@ class Runtime:
         await self.dispatcher.stop()
         await self.producer.stop()
         self.engine.dispose()
+        self.store_engine.dispose()
 
     def _seed(self) -> None:
         with Session(self.engine) as session:

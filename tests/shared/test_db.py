@@ -1,0 +1,37 @@
+"""The database engine helpers: SQLite's settings per connection, and the JSON columns' serializer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from shared.db import json_text, make_engine
+
+
+def _pragma(engine: Engine, name: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"PRAGMA {name}")).scalar_one())
+
+
+def test_sqlite_connections_checkpoint_rarely_and_only_the_store_gets_a_large_cache(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    plain, store = make_engine(url), make_engine(url, cache_kib=32 * 1024)
+    try:
+        assert _pragma(plain, "wal_autocheckpoint") == 20_000 == _pragma(store, "wal_autocheckpoint")
+        assert _pragma(store, "cache_size") == -32 * 1024  # negative: KiB, not pages
+        assert _pragma(plain, "cache_size") == -2000  # SQLite's default, 2 MiB: each connection's cache fills up
+    finally:
+        plain.dispose()
+        store.dispose()
+
+
+def test_json_columns_are_written_by_orjson_and_read_back_by_the_standard_library() -> None:
+    value = {"text": "remboursé ☂", "n": 3, "nested": [1.5, None, True], "metadata": {"a": "b"}}
+    assert json.loads(json_text(value)) == value
+    assert json_text(value) == '{"text":"remboursé ☂","n":3,"nested":[1.5,null,true],"metadata":{"a":"b"}}'
+    assert json.loads(json_text({1: "x"})) == {"1": "x"}  # as json.dumps does with a non-string key
+    assert json_text(2**70) == str(2**70)  # beyond orjson's 64 bits: the standard library writes it
+    assert json_text(float("nan")) == "null"  # valid JSON, as PostgreSQL's json columns need
