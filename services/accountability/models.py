@@ -50,7 +50,7 @@ class FeedbackItem(SQLModel, table=True):
     channel: str = Field(max_length=20)
     kind: str = Field(max_length=30)
     external_id: str | None = Field(default=None, max_length=300)
-    customer_id: str | None = Field(default=None, max_length=200, index=True)
+    customer_id: str | None = Field(default=None, max_length=200)  # ix_acct_feedback_customer_occurred (0012)
     stage: str = Field(max_length=64)
     original_stage: str | None = Field(default=None, max_length=64)
     corrected_by: str | None = Field(default=None, max_length=200)
@@ -63,7 +63,7 @@ class FeedbackItem(SQLModel, table=True):
     csat: int | None = None
     nps: int | None = None
     ces: int | None = None
-    occurred_at: datetime = when_field(index=True)
+    occurred_at: datetime = when_field()  # ix_acct_feedback_occurred_id and _window lead with it (0012)
     received_at: datetime = when_field()
     stored_at: datetime = when_field()
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
