@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         results = Results()
         watcher = StoreWatcher(db, results)
         watcher.start()
-        lags = LagSampler(services[1:])
+        lags = LagSampler(services[1:], watched=services)
         lags.start()
         achieved = asyncio.run(
             _load(services[0].port, key, results, rate=args.rate, duration=args.duration, batch=args.batch)
@@ -224,6 +224,7 @@ def _run(args: argparse.Namespace) -> int:
         lags.halt.set()
         lags.join(5)
         print(f"e2e largest consumer lag by {SLICE_S:.0f}s of load (which hop falls behind): {lags.summary()}")
+        print(f"e2e memory (VmRSS) by {SLICE_S:.0f}s of load: {lags.rss_summary()}")
         cpu = {name: cpu_seconds(pid, children=name != BENCH) - cpu_start[name] for name, pid in pids.items()}
         busy = ", ".join(f"{name} {seconds / (time.monotonic() - load_started):.0%}" for name, seconds in cpu.items())
         print(f"e2e CPU during the load (share of one core): {busy}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench.load import SLICE_S
+from bench.load import SLICE_S, rss_mib
 
 
 @dataclass
@@ -83,18 +83,32 @@ class StoreWatcher(threading.Thread):
 
 
 class LagSampler(threading.Thread):
-    """Reads each consumer's lag every second or so during the load, to show which hop falls behind and when."""
+    """Reads each consumer's lag every second or so during the load, to show which hop falls behind and when,
+    and the memory of every service watched."""
 
-    def __init__(self, services: list[Service], every: float = 1.0) -> None:
+    def __init__(self, services: list[Service], watched: list[Service], every: float = 1.0) -> None:
         super().__init__(daemon=True, name="lag-sampler")
-        self.services, self.every = services, every
+        self.services, self.watched, self.every = services, watched, every
         self.samples: list[tuple[float, dict[str, int]]] = []
+        self.rss: dict[int, dict[str, float]] = {}  # slice -> service -> VmRSS (MiB) at the slice's last sample
         self.halt = threading.Event()
 
     def run(self) -> None:
         started = time.monotonic()
         while not self.halt.wait(self.every):
-            self.samples.append((time.monotonic() - started, {s.name: consumer_lag(s) for s in self.services}))
+            at = time.monotonic() - started
+            self.samples.append((at, {s.name: consumer_lag(s) for s in self.services}))
+            self.rss[int(at // SLICE_S)] = {s.name: rss_mib(s.process.pid) for s in self.watched}
+
+    def rss_summary(self) -> str:
+        """Each service's memory at the end of each slice: flat, or still growing when the load stops?"""
+        names = [s.name for s in self.watched]
+        return (
+            " ".join(
+                f"{k * SLICE_S:.0f}s:" + "/".join(f"{rss[n]:.0f}" for n in names) for k, rss in sorted(self.rss.items())
+            )
+            + f" MiB ({'/'.join(names)})"
+        )
 
     def summary(self) -> str:
         slices: dict[int, dict[str, int]] = {}
