@@ -242,8 +242,10 @@ class ConsumerLoop:
         Every fetch makes the embedded broker walk a partition's record batches from the start (its cost grows
         with what it retains); a consumer that fetches again the moment it has handled a few records fetches
         hundreds of times a second. Waiting lets records gather into fewer, larger batches: fewer fetches,
-        commits and transactions for the same records. Apache Kafka gets the same from `fetch_min_bytes`,
-        which Tansu does not honour."""
+        commits and transactions for the same records. On Apache Kafka the fetch is cheap, but the handling is
+        not: at 2,000 events/s without pacing, polls of a few records each meant a transaction (classify) or a
+        database commit (accountability) per few records, and accountability fell behind (docs/performance.md).
+        `fetch_min_bytes` would batch too, but holds a lone record for the whole `fetch_max_wait_ms`."""
         rest = self.min_poll_interval - (time.monotonic() - polled_at)
         if rest > 0:
             await asyncio.sleep(rest)
