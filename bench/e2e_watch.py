@@ -102,26 +102,23 @@ class LagSampler(threading.Thread):
 
     def rss_summary(self) -> str:
         """Each service's memory at the end of each slice: flat, or still growing when the load stops?"""
-        names = [s.name for s in self.watched]
-        return (
-            " ".join(
-                f"{k * SLICE_S:.0f}s:" + "/".join(f"{rss[n]:.0f}" for n in names) for k, rss in sorted(self.rss.items())
-            )
-            + f" MiB ({'/'.join(names)})"
-        )
+        return _by_slice(self.rss, [s.name for s in self.watched], unit=" MiB")
 
     def summary(self) -> str:
-        slices: dict[int, dict[str, int]] = {}
+        slices: dict[int, dict[str, float]] = {}
         for at, lag in self.samples:
             worst = slices.setdefault(int(at // SLICE_S), {})
             for name, value in lag.items():
                 worst[name] = max(worst.get(name, 0), value)
-        return (
-            " ".join(
-                f"{k * SLICE_S:.0f}s:" + "/".join(str(v) for v in worst.values()) for k, worst in sorted(slices.items())
-            )
-            + f" ({'/'.join(s.name for s in self.services)})"
-        )
+        return _by_slice(slices, [s.name for s in self.services])
+
+
+def _by_slice(slices: dict[int, dict[str, float]], names: list[str], unit: str = "") -> str:
+    """`0s:a/b/c 30s:a/b/c ...{unit} (names)`: one figure per name for each SLICE_S of the load."""
+    cells = " ".join(
+        f"{k * SLICE_S:.0f}s:" + "/".join(f"{row[n]:.0f}" for n in names) for k, row in sorted(slices.items())
+    )
+    return f"{cells}{unit} ({'/'.join(names)})"
 
 
 def consumer_lag(service: Service) -> int:
