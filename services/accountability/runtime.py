@@ -41,10 +41,9 @@ class Runtime:
         self.engine = engine or make_engine(settings.database_url)
         # The consumer stores the stream through a connection of its own with a larger page cache (SQLite; on
         # PostgreSQL the server keeps the cache and one pool serves both).
-        sqlite = engine is None and settings.database_url.startswith("sqlite")
         self.store_engine = (
             make_engine(settings.database_url, cache_kib=STORE_CACHE_KIB, pool_size=1, max_overflow=1)
-            if sqlite
+            if engine is None and self.engine.dialect.name == "sqlite"
             else self.engine
         )
         self.topics = settings.topics
