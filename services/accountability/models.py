@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from services.accountability.column_types import UTCDateTime, counter_field, json_field, when_field
@@ -42,7 +42,14 @@ class FeedbackItem(SQLModel, table=True):
         Index("ix_acct_feedback_stage_confidence", "stage", "confidence"),
         # The theme job reads what was stored, and what was corrected, since its watermarks (migration 0006).
         Index("ix_acct_feedback_stored_id", "stored_at", "id"),
-        Index("ix_acct_feedback_corrected_id", "corrected_at", "id"),
+        # Only corrected items (migration 0013): nearly every stored item has none, and was written to it anyway.
+        Index(
+            "ix_acct_feedback_corrected_id",
+            "corrected_at",
+            "id",
+            sqlite_where=text("corrected_at IS NOT NULL"),
+            postgresql_where=text("corrected_at IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=64)

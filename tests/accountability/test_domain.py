@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
@@ -16,6 +16,7 @@ from services.accountability.migrate import upgrade
 from services.accountability.models import VERSION_TABLE, Alert, FeedbackItem, MomentOccurrence, OutboxEntry
 from services.accountability.ownership import audit_log, seed, set_owners, upsert_team
 from services.accountability.service import change_alert, process_batch, relabel
+from services.accountability.theme_hours import recount_corrected
 from services.accountability.transitions import ResolutionError
 from shared.db import make_engine
 from shared.journey import JourneyMap
@@ -51,6 +52,37 @@ def test_migrations_create_prefixed_tables_matching_the_models(engine: Engine) -
         ctx = MigrationContext.configure(conn, opts=opts)
         diff = [d for d in compare_metadata(ctx, SQLModel.metadata) if "acct_" in repr(d)]
     assert diff == []
+
+
+def test_only_corrected_items_are_indexed_by_correction_and_the_theme_job_reads_them_by_it(
+    engine: Engine, journey: JourneyMap
+) -> None:
+    """Migration 0013: a stored item is not written into the corrections index until a person corrects it, and the
+    theme job's read of what was corrected still finds them through that index, on both databases."""
+    items = [classified(stage="pay") for _ in range(30)]
+    _process(engine, journey, items)
+    with Session(engine) as session:
+        for item, hours in ((items[7], 2), (items[3], 1)):
+            relabel(session=session, feedback_id=item.id, stage="use", by="ops", now=T0 + timedelta(hours=hours),
+                    corrections_topic="t.corr")  # fmt: skip
+        session.commit()
+        progress = {"corrected_at": None, "corrected_id": None}
+        assert recount_corrected(session, journey, progress, until=T0 + timedelta(days=1)) == 2
+        assert progress["corrected_id"] == items[7].id  # the later correction is read last
+        sql = "SELECT id FROM acct_feedback WHERE corrected_at IS NOT NULL AND corrected_at <= :until ORDER BY corrected_at, id"
+        if engine.dialect.name == "sqlite":
+            definition = session.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'ix_acct_feedback_corrected_id'")
+            ).scalar_one()
+            plan = " ".join(str(r[-1]) for r in session.execute(text("EXPLAIN QUERY PLAN " + sql), {"until": T0}))
+        else:
+            definition = session.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_acct_feedback_corrected_id'")
+            ).scalar_one()
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(r[0] for r in session.execute(text("EXPLAIN " + sql), {"until": T0}))
+    assert "WHERE" in definition and "corrected_at IS NOT NULL" in definition, definition
+    assert "ix_acct_feedback_corrected_id" in plan, plan
 
 
 def test_store_is_batched_and_idempotent(engine: Engine, journey: JourneyMap) -> None:
