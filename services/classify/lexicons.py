@@ -171,7 +171,7 @@ SENTIMENT_BY_LANGUAGE: dict[str, dict[str, str]] = {
         "-2": "funktioniert nicht | geht nicht | klappt nicht | funktioniert nie | problem* | störung* | fehler* | defekt* | kaputt* | schlecht* | enttäusch* | ärger* | ärgerlich"
         " | verspät* | verzöger* | teuer* | langsam* | nutzlos | kompliziert* | schwierig* | umständlich*"
         " | wütend | sauer | leider | beschwerde* | falsch* | abgestürzt | stürzt | absturz | hängt | nervig"
-        " | unzufrieden* | doppelt | storniert | abgelehnt | fehlt | fehlen | beschädigt*"
+        " | unzufrieden* | doppelt | zweimal belastet | doppelt belastet | storniert | abgelehnt | fehlt | fehlen | beschädigt*"
         " | warte | warten | wartezeit* | unfreundlich*",
         "2": "gut | gute | guter | gutes | zufrieden* | schnell* | freundlich* | hilfsbereit* | einfach* | danke"
         " | dankeschön | vielen dank | toll* | prima | angenehm* | unkompliziert* | klar | zuverlässig* | empfehle*"

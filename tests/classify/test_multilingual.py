@@ -193,6 +193,15 @@ def test_a_text_goes_to_its_languages_model() -> None:
     assert result.stage == "pay"
 
 
+@pytest.mark.parametrize(
+    "text", ["Ich wurde zweimal belastet und mein Anwalt wird sich melden", "Meine Kreditkarte wurde doppelt belastet"]
+)
+def test_a_german_double_charge_is_a_payment_complaint(text: str) -> None:
+    """'belastet' is how a German customer says 'charged' (found by trying the product: it went to `use`, neutral)."""
+    result = classifier().classify(feedback(text))
+    assert (result.language, result.stage, result.sentiment.label) == ("de", "pay", "negative")
+
+
 def _write(tmp_path: Path, keywords: object) -> Path:
     data = yaml.safe_load(Path("shared/journey_default.yaml").read_text(encoding="utf-8"))
     for stage in data["stages"]:
