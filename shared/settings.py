@@ -8,6 +8,8 @@ from typing import Literal, TypedDict
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import heap
+
 DEFAULT_JOURNEY_MAP = Path(__file__).with_name("journey_default.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///var/journeyline.db"
 
@@ -133,6 +135,9 @@ class CommonSettings(BaseSettings):
     # scrape config); /docs, /redoc and /openapi.json are served only when api_docs is on.
     metrics_token: str | None = Field(default=None, validation_alias="JOURNEYLINE_METRICS_TOKEN")
     api_docs: bool = Field(default=True, validation_alias="JOURNEYLINE_API_DOCS")
+    # After start-up: the start-up heap is frozen and the collector's young generation is this large (0: Python's
+    # defaults, nothing frozen). See shared/heap.py.
+    gc_young_objects: int = Field(default=heap.DEFAULT_YOUNG, ge=0, validation_alias="JOURNEYLINE_GC_YOUNG_OBJECTS")
 
     def docs_urls(self) -> DocsUrls:
         """FastAPI's docs_url / redoc_url / openapi_url: None each when the API docs are switched off."""

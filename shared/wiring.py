@@ -14,6 +14,7 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 
+from shared import heap
 from shared.http import BodyLimit, ReadinessCheck, document_problems, install_problem_handlers, ops_router
 from shared.logging import configure_logging
 from shared.settings import CommonSettings
@@ -63,6 +64,8 @@ def service_app(
         running = runtime()
         app.state.runtime = running
         await running.start()
+        if settings.gc_young_objects:
+            heap.settle(settings.gc_young_objects)  # what start-up built is never walked again
         try:
             yield
         finally:
