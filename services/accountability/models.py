@@ -12,6 +12,7 @@ from services.accountability.column_types import UTCDateTime, counter_field, jso
 
 # Alembic keeps its own version table so ingest's migrations (if any) never collide with ours.
 VERSION_TABLE = "acct_alembic_version"
+_FIXED = text("corrected_at IS NOT NULL")  # items a person corrected
 
 
 class FeedbackItem(SQLModel, table=True):
@@ -43,13 +44,7 @@ class FeedbackItem(SQLModel, table=True):
         # The theme job reads what was stored, and what was corrected, since its watermarks (migration 0006).
         Index("ix_acct_feedback_stored_id", "stored_at", "id"),
         # Only corrected items (migration 0013): nearly every stored item has none, and was written to it anyway.
-        Index(
-            "ix_acct_feedback_corrected_id",
-            "corrected_at",
-            "id",
-            sqlite_where=text("corrected_at IS NOT NULL"),
-            postgresql_where=text("corrected_at IS NOT NULL"),
-        ),
+        Index("ix_acct_feedback_corrected_id", "corrected_at", "id", sqlite_where=_FIXED, postgresql_where=_FIXED),
     )
 
     id: str = Field(primary_key=True, max_length=64)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.dialects import sqlite
 
+from services.accountability.column_types import UTCDateTime
 from services.accountability.delivery import backoff_delay
 from services.accountability.messages import sign, slack_message
 from services.accountability.schemas import SilenceCreate, TeamUpdate
@@ -147,3 +149,26 @@ def test_window_cache_adds_stored_items_between_refreshes_and_rereads_after_its_
 
         cache.clear()
         assert cache.numbers(session, later, hour, zero)["use"].volume == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        datetime(2026, 3, 1, 9, 30, 5, 120, tzinfo=UTC),
+        datetime(2026, 3, 1, 9, 30, 5, tzinfo=UTC),  # no microseconds: still written with six digits
+        datetime(2026, 3, 1, 0, 15, tzinfo=timezone(timedelta(hours=2))),  # the day before, in UTC
+        datetime(2026, 3, 1, 9, 30, 5, 999_999),  # naive: taken as UTC
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+    ],
+)
+def test_sqlite_binds_a_time_as_the_text_sqlalchemys_datetime_stores(value: datetime | None) -> None:
+    """The one-step SQLite binder writes exactly what the two steps wrote (UTC, naive, then DATETIME's format),
+    so rows stored before and after compare and sort the same."""
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    fast = column.bind_processor(dialect)
+    assert fast is not None
+    two_steps = sqlite.DATETIME().bind_processor(dialect)
+    assert two_steps is not None
+    assert fast(value) == two_steps(column.process_bind_param(value, dialect))
