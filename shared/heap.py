@@ -1,7 +1,7 @@
 """The collector's settings for a long-running service: what was built at start-up is left alone, and the
 young generation is large enough for one batch's short-lived objects to die in it.
 
-Measured (docs/performance.md, "Garbage collection"): at 2,000 events/s the cyclic garbage collector took 25% of
+Measured (docs/performance.md, "The garbage collector"): at 2,000 events/s the cyclic garbage collector took 25% of
 accountability's CPU and 20% of classify's, nearly all of it in full collections. Each full collection walks
 every object the process holds, and most of them were built at start-up and never die: modules, the app and its
 routes, pydantic and SQLAlchemy schemas, classify's models. A 2,000-record batch creates objects faster than the
