@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,14 @@ class MomentHit:
     feedback_id: str
     count: int
     occurred_at: datetime
+
+    def row(self) -> dict[str, Any]:
+        """Its `acct_moments` row. Not `dataclasses.asdict`, which deep-copies every field: 17.5 µs per hit
+        against 0.5, and at 2,000 events/s from 50,000 customers a third of the items are a third contact."""
+        return {name: getattr(self, name) for name in _HIT_FIELDS}
+
+
+_HIT_FIELDS = tuple(f.name for f in fields(MomentHit))
 
 
 def rule_of(moment: MomentOfTruth) -> MomentRule:
@@ -96,7 +104,7 @@ def evaluate_moments(
     if hits:
         table = MomentOccurrence.__table__  # type: ignore[attr-defined]
         bulk_insert(
-            session=session, table=table, rows=[asdict(hit) for hit in hits], conflict=["moment_id", "feedback_id"]
+            session=session, table=table, rows=[hit.row() for hit in hits], conflict=["moment_id", "feedback_id"]
         )
     return hits
 
