@@ -5,7 +5,7 @@ correction takes out exactly what an item counted."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,9 +103,8 @@ def forget_items(*, session: Session, item_ids: Sequence[str]) -> int:
     return removed
 
 
-def count_items(*, session: Session, journey: JourneyMap, rows: Sequence[Mapping[str, Any]]) -> int:
-    """(Re)count feedback rows into their stage's themes: whatever they counted before is taken out first."""
-    forget_items(session=session, item_ids=[r["id"] for r in rows])
+def membership(journey: JourneyMap, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Which themes each feedback row is in, with the figures it counts there: the CPU of counting, no database."""
     members: list[dict[str, Any]] = []
     for row in rows:
         base = {
@@ -122,8 +121,22 @@ def count_items(*, session: Session, journey: JourneyMap, rows: Sequence[Mapping
             continue
         for theme in dict.fromkeys([ALL, *item_themes(row["text"], journey.stage(row["stage"]))]):
             members.append({**base, "theme": theme})
+    return members
+
+
+def count_items(
+    *,
+    session: Session,
+    journey: JourneyMap,
+    rows: Sequence[Mapping[str, Any]],
+    members: Sequence[Mapping[str, Any]] | None = None,
+) -> int:
+    """(Re)count feedback rows into their stage's themes: whatever they counted before is taken out first, so
+    counting an item again gives the same figures. `members`: their `membership`, when already worked out."""
+    members = membership(journey, rows) if members is None else members
+    forget_items(session=session, item_ids=[r["id"] for r in rows])
     for i in range(0, len(members), 2000):
-        bulk_insert(session=session, table=_ITEMS, rows=members[i : i + 2000], conflict=["item_id", "theme"])
+        bulk_insert(session=session, table=_ITEMS, rows=list(members[i : i + 2000]), conflict=["item_id", "theme"])
     _add_hours(session, members, sign=1)
     return len(members)
 
@@ -136,56 +149,97 @@ def reset(*, session: Session) -> None:
     session.execute(delete(PROGRESS))
 
 
+_MARKS = ("stored_at", "item_id", "corrected_at", "corrected_id")
+_READ = ("id", "stage", "kind", "text", "nps", "csat", "sentiment_label", "occurred_at", "stored_at", "corrected_at")
+Rows = list[dict[str, Any]]
+
+
 def claim_progress(session: Session, now: datetime) -> dict[str, Any]:
-    """The job's watermark, locked for this transaction (a second job, in another process, waits for this one)."""
+    """The job's watermark, locked until the transaction ends (a second job, in another process, waits for it)."""
     bulk_insert(
         session=session,
         table=PROGRESS,
-        rows=[
-            {
-                "name": JOB,
-                "stored_at": None,
-                "item_id": None,
-                "corrected_at": None,
-                "corrected_id": None,
-                "updated_at": now,
-            }
-        ],
+        rows=[{"name": JOB, **dict.fromkeys(_MARKS), "updated_at": now}],
         conflict=["name"],
     )
     session.execute(update(PROGRESS).where(PROGRESS.c.name == JOB).values(updated_at=now))
     return dict(session.execute(select(PROGRESS).where(PROGRESS.c.name == JOB)).mappings().one())
 
 
-_READ = ("id", "stage", "kind", "text", "nps", "csat", "sentiment_label", "occurred_at", "stored_at", "corrected_at")
+def read_progress(session: Session) -> dict[str, Any]:
+    """The job's watermark as last committed, without locking it (before the job's first run: nothing read yet)."""
+    row = session.execute(select(PROGRESS).where(PROGRESS.c.name == JOB)).mappings().first()
+    return dict(row) if row is not None else {"name": JOB, **dict.fromkeys(_MARKS)}
 
 
-def count_new(
-    session: Session, journey: JourneyMap, progress: dict[str, Any], until: datetime, max_batches: int
-) -> int:
-    f = columns(FeedbackItem)
+def counted_batch(
+    session: Session,
+    journey: JourneyMap,
+    now: datetime,
+    read: Callable[[dict[str, Any]], Rows],
+    moved: Callable[[Rows], dict[str, Any]],
+) -> int | None:
+    """One batch of the job in its own transaction, holding the write lock only to write: the rows `read` finds
+    after the committed watermark are read and their themes worked out first (no lock: on SQLite a write
+    transaction locks the whole database, and the service's store must not wait behind the job's reading and
+    CPU); then, under the job's lock, they are counted and the watermark takes `moved(rows)`, and it commits.
+    Returns the rows counted; None (nothing written) when another job moved the watermark in between."""
+    seen = read_progress(session)
+    rows = read(seen)
+    if not rows:
+        session.rollback()  # ends the read (PostgreSQL opened a transaction for it)
+        return 0
+    members = membership(journey, rows)
+    claimed = claim_progress(session, now)
+    if any(claimed[mark] != seen[mark] for mark in _MARKS):
+        session.rollback()
+        return None
+    count_items(session=session, journey=journey, rows=rows, members=members)
+    session.execute(update(PROGRESS).where(PROGRESS.c.name == JOB).values(**moved(rows), updated_at=now))
+    session.commit()
+    return len(rows)
+
+
+def count_new(session: Session, journey: JourneyMap, now: datetime, until: datetime, max_batches: int) -> int:
+    """Count the items stored since the watermark, up to `until`, `max_batches` batches at most, each committed
+    on its own; then the stragglers behind the watermark."""
     counted = 0
     for _ in range(max_batches):
-        query = select(*[f[c] for c in _READ]).where(f.stored_at <= until)
-        if progress["stored_at"] is not None:
-            mark = aware(progress["stored_at"])
-            query = query.where(or_(f.stored_at > mark, and_(f.stored_at == mark, f.id > progress["item_id"])))
-        rows = [dict(r) for r in session.execute(query.order_by(f.stored_at, f.id).limit(BATCH)).mappings()]
-        if not rows:
+        done = counted_batch(session, journey, now, lambda seen: new_rows(session, seen, until), _stored_mark)
+        counted += done or 0
+        if done is not None and done < BATCH:
             break
-        count_items(session=session, journey=journey, rows=rows)
-        counted += len(rows)
-        progress["stored_at"], progress["item_id"] = rows[-1]["stored_at"], rows[-1]["id"]
-        if len(rows) < BATCH:
-            break
+    return counted + (counted_batch(session, journey, now, lambda seen: straggler_rows(session, seen), _no_mark) or 0)
+
+
+def _no_mark(rows: Rows) -> dict[str, Any]:
+    return {}  # stragglers are behind the watermark: it stays
+
+
+def _stored_mark(rows: Rows) -> dict[str, Any]:
+    return {"stored_at": rows[-1]["stored_at"], "item_id": rows[-1]["id"]}
+
+
+def _corrected_mark(rows: Rows) -> dict[str, Any]:
+    return {"corrected_at": rows[-1]["corrected_at"], "corrected_id": rows[-1]["id"]}
+
+
+def new_rows(session: Session, progress: Mapping[str, Any], until: datetime) -> Rows:
+    """The next batch of items stored after the watermark, up to `until`, in the order the watermark moves."""
+    f = columns(FeedbackItem)
+    query = select(*[f[c] for c in _READ]).where(f.stored_at <= until)
     if progress["stored_at"] is not None:
-        counted += count_stragglers(session, journey, aware(progress["stored_at"]))
-    return counted
+        mark = aware(progress["stored_at"])
+        query = query.where(or_(f.stored_at > mark, and_(f.stored_at == mark, f.id > progress["item_id"])))
+    return [dict(r) for r in session.execute(query.order_by(f.stored_at, f.id).limit(BATCH)).mappings()]
 
 
-def count_stragglers(session: Session, journey: JourneyMap, mark: datetime) -> int:
+def straggler_rows(session: Session, progress: Mapping[str, Any]) -> Rows:
     """Items stored up to `LOOKBACK` before the watermark that it passed without counting them: a batch whose
     transaction committed after a later one had been read (its `stored_at` is when it began)."""
+    if progress["stored_at"] is None:
+        return []
+    mark = aware(progress["stored_at"])
     f, t = columns(FeedbackItem), _ITEMS.c
     counted_already = and_(t.item_id == f.id, t.theme.in_([ALL, SEEN]))
     query = (
@@ -194,25 +248,22 @@ def count_stragglers(session: Session, journey: JourneyMap, mark: datetime) -> i
         .where(f.stored_at > mark - LOOKBACK, f.stored_at <= mark, t.item_id.is_(None))
         .limit(BATCH)
     )
-    rows = [dict(r) for r in session.execute(query).mappings()]
-    if rows:
-        count_items(session=session, journey=journey, rows=rows)
-    return len(rows)
+    return [dict(r) for r in session.execute(query).mappings()]
 
 
-def recount_corrected(session: Session, journey: JourneyMap, progress: dict[str, Any], until: datetime) -> int:
-    """Items whose stage an operator corrected since the last run move to their new stage's themes."""
+def recount_corrected(session: Session, journey: JourneyMap, now: datetime, until: datetime) -> int:
+    """Items whose stage an operator corrected since the last run move to their new stage's themes (one batch)."""
+    return counted_batch(session, journey, now, lambda seen: corrected_rows(session, seen, until), _corrected_mark) or 0
+
+
+def corrected_rows(session: Session, progress: Mapping[str, Any], until: datetime) -> Rows:
+    """The next batch of items corrected after the corrections' watermark, up to `until`."""
     f = columns(FeedbackItem)
     query = select(*[f[c] for c in _READ]).where(f.corrected_at.is_not(None), f.corrected_at <= until)
     if progress["corrected_at"] is not None:
         mark = aware(progress["corrected_at"])
         query = query.where(or_(f.corrected_at > mark, and_(f.corrected_at == mark, f.id > progress["corrected_id"])))
-    rows = [dict(r) for r in session.execute(query.order_by(f.corrected_at, f.id).limit(BATCH)).mappings()]
-    if not rows:
-        return 0
-    count_items(session=session, journey=journey, rows=rows)
-    progress["corrected_at"], progress["corrected_id"] = rows[-1]["corrected_at"], rows[-1]["id"]
-    return len(rows)
+    return [dict(r) for r in session.execute(query.order_by(f.corrected_at, f.id).limit(BATCH)).mappings()]
 
 
 def read_theme_sums(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
 from services.accountability.alerts import raise_alert
@@ -55,10 +55,7 @@ from services.accountability.theme_figures import (
 )
 from services.accountability.theme_hours import (
     ALL,
-    JOB,
     LEAVE,
-    PROGRESS,
-    claim_progress,
     count_new,
     read_first_seen,
     read_left_at,
@@ -87,8 +84,8 @@ class JobOutcome:
 
 def snapshot_window(
     *, session: Session, journey: JourneyMap, window: str, now: datetime, left_at: Mapping[str, datetime]
-) -> int:
-    """Rank every stage's themes for one window and the journey's drivers; write the snapshots. Returns them."""
+) -> list[ThemeSnapshot]:
+    """Rank every stage's themes for one window and the journey's drivers: the snapshots to write (it only reads)."""
     span = WINDOWS[window]
     start, end = window_bounds(now, span)
     current = read_theme_sums(session, start, end, min_volume=MIN_SUPPORT)
@@ -114,7 +111,7 @@ def snapshot_window(
     keys = {k for listed in per_stage.values() for k, _, _ in listed}
     previous = read_theme_sums(session, start - span, start, themes=[*keys, ALL]) if keys else {}
     drivers: list[dict[str, Any]] = []
-    written = 0
+    snapshots = []
     for stage in journey.stage_ids:
         total = current.get((stage, ALL), empty())
         stage_customers = first_seen.get(stage, {})
@@ -166,8 +163,7 @@ def snapshot_window(
             "stage_figures": stage_figures,
             "themes": themes,
         }
-        session.merge(ThemeSnapshot(stage=stage, window=window, computed_at=now, payload=payload))
-        written += 1
+        snapshots.append(ThemeSnapshot(stage=stage, window=window, computed_at=now, payload=payload))
         if total["volume"] > 0:
             drivers.append(
                 {
@@ -190,8 +186,8 @@ def snapshot_window(
         },
         "rows": drivers,
     }
-    session.merge(ThemeSnapshot(stage=ALL, window=window, computed_at=now, payload=journey_payload))
-    return written + 1
+    snapshots.append(ThemeSnapshot(stage=ALL, window=window, computed_at=now, payload=journey_payload))
+    return snapshots
 
 
 def current_or_empty(table: Mapping[tuple[str, str], Sums], stage: str, key: str) -> Sums:
@@ -295,26 +291,23 @@ def run_job(
     max_batches: int = 50,
     windows: Sequence[str] = tuple(WINDOWS),
 ) -> JobOutcome:
-    """Count newly stored items, re-rank every window, apply `emerging_theme` rules (the caller commits)."""
+    """Count newly stored items, re-rank every window, apply `emerging_theme` rules.
+
+    The service's store must never wait behind this job: on SQLite a write transaction locks the whole database,
+    and counting 100,000 items and ranking every window takes a minute of CPU. So the counting commits batch by
+    batch, each holding the lock only for its writes (theme_hours.counted_batch), the windows are ranked by
+    reading alone, and the snapshots, the rules' alerts and their deliveries are written together at the end
+    (the caller commits that last part)."""
     outcome = JobOutcome()
-    progress = claim_progress(session, now)
     until = now - settle
-    outcome.counted = count_new(session, journey, progress, until, max_batches)
-    outcome.recounted = recount_corrected(session, journey, progress, until)
-    session.execute(
-        update(PROGRESS)
-        .where(PROGRESS.c.name == JOB)
-        .values(
-            stored_at=progress["stored_at"],
-            item_id=progress["item_id"],
-            corrected_at=progress["corrected_at"],
-            corrected_id=progress["corrected_id"],
-            updated_at=now,
-        )
-    )
+    outcome.counted = count_new(session, journey, now, until, max_batches)
+    outcome.recounted = recount_corrected(session, journey, now, until)
     left_at = read_left_at(session) if journey.stage(LEAVE) else {}
-    for window in windows:
-        outcome.snapshots += snapshot_window(session=session, journey=journey, window=window, now=now, left_at=left_at)
+    ranked = [s for window in windows for s in snapshot_window(session=session, journey=journey, window=window,
+                                                              now=now, left_at=left_at)]  # fmt: skip
+    for snapshot in ranked:
+        session.merge(snapshot)
+    outcome.snapshots = len(ranked)
     cache: dict[timedelta, Any] = {}
     for rule in journey.alert_rules:
         if rule.kind == "emerging_theme":

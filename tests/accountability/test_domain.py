@@ -16,7 +16,7 @@ from services.accountability.migrate import upgrade
 from services.accountability.models import VERSION_TABLE, Alert, FeedbackItem, MomentOccurrence, OutboxEntry
 from services.accountability.ownership import audit_log, seed, set_owners, upsert_team
 from services.accountability.service import change_alert, process_batch, relabel
-from services.accountability.theme_hours import recount_corrected
+from services.accountability.theme_hours import read_progress, recount_corrected
 from services.accountability.transitions import ResolutionError
 from shared.db import make_engine
 from shared.journey import JourneyMap
@@ -66,9 +66,8 @@ def test_only_corrected_items_are_indexed_by_correction_and_the_theme_job_reads_
             relabel(session=session, feedback_id=item.id, stage="use", by="ops", now=T0 + timedelta(hours=hours),
                     corrections_topic="t.corr")  # fmt: skip
         session.commit()
-        progress = {"corrected_at": None, "corrected_id": None}
-        assert recount_corrected(session, journey, progress, until=T0 + timedelta(days=1)) == 2
-        assert progress["corrected_id"] == items[7].id  # the later correction is read last
+        assert recount_corrected(session, journey, T0 + timedelta(days=1), until=T0 + timedelta(days=1)) == 2
+        assert read_progress(session)["corrected_id"] == items[7].id  # the later correction is read last
         sql = "SELECT id FROM acct_feedback WHERE corrected_at IS NOT NULL AND corrected_at <= :until ORDER BY corrected_at, id"
         if engine.dialect.name == "sqlite":
             definition = session.execute(

@@ -3,7 +3,10 @@ PostgreSQL (planted themes, pinned identity, emerging alerts, erasure, correctio
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import theme_figures, theme_hours, theme_phrases, theme_reads
+from services.accountability import theme_figures, theme_hours, theme_phrases, theme_reads, themes
+from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, FeedbackItem, OutboxEntry, ThemeHour, columns
 from services.accountability.privacy import erase_customer, expire_text
 from services.accountability.service import process_batch, relabel
 from services.accountability.theme_figures import impact, leave_impact
 from services.accountability.theme_phrases import item_themes, key_phrases, merge_phrases, pinned_of
 from services.accountability.themes import JobOutcome, run_job
+from shared.db import make_engine
 from shared.journey import JourneyMap, load_journey_map
 from shared.settings import DEFAULT_JOURNEY_MAP, KafkaSettings
 from tests.accountability.factories import T0, MovableClock, classified, journey_event
@@ -490,6 +495,80 @@ def test_many_corrections_at_one_time_are_all_applied_in_batches_and_reset_recou
     assert _job(engine, journey, T0 + timedelta(minutes=5)).counted == len(items)
     after = _themes(engine, journey, "use")
     assert after["themes"] == before["themes"] and after["stage_figures"] == before["stage_figures"]
+
+
+@pytest.mark.parametrize("pause_in", ["counting", "ranking"])
+def test_the_service_stores_while_the_theme_job_counts_and_ranks_on_sqlite(
+    tmp_path: Path, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch, pause_in: str
+) -> None:
+    """SQLite has one write lock for the whole database: the job must hold it only to write. It is paused while
+    it works out a second batch's themes, or while it ranks a window; meanwhile the service stores a batch with
+    a short busy timeout (the service's is 30 s: behind a job holding the lock, storing would stall that long)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'themes.db'}")
+    upgrade(engine)
+    monkeypatch.setattr(theme_hours, "BATCH", 5)
+    _store(engine, journey, _planted(T0 - timedelta(hours=2)), now=T0 - timedelta(hours=1))
+    paused, resume = threading.Event(), threading.Event()
+    module, name = (theme_hours, "membership") if pause_in == "counting" else (themes, "theme_members")
+    real, calls = getattr(module, name), []
+
+    def pausing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # counting: the first batch is committed; ranking: the first stage is done
+            paused.set()
+            assert resume.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, pausing)
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(_job, engine, journey, T0)
+        assert paused.wait(30)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA busy_timeout=500")
+                conn.commit()
+                with Session(bind=conn) as session:
+                    late = [classified(stage="pay", text="charged twice", at=T0 - timedelta(minutes=5))]
+                    at = T0 + timedelta(seconds=1)  # after the job's `until`: not its to count
+                    process_batch(session=session, journey=journey, items=late, now=at, alerts_topic=TOPIC)
+                    session.commit()
+        finally:
+            resume.set()
+        outcome = job.result(60)
+    assert outcome.counted == len(_planted(T0))
+    with Session(engine) as session:
+        assert session.get(FeedbackItem, late[0].id) is not None
+    engine.dispose()
+
+
+def test_a_job_whose_batch_another_job_counted_meanwhile_writes_nothing(
+    engine: Engine, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two jobs (two processes) read the same batch; the second counts it while the first works out its themes.
+    The first sees the watermark moved when it takes the lock and writes nothing: every item counts once."""
+    items = _planted(T0 - timedelta(hours=2))
+    _store(engine, journey, items, now=T0 - timedelta(hours=1))
+    paused, resume = threading.Event(), threading.Event()
+    real = theme_hours.membership
+
+    def pausing(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread() and not paused.is_set():
+            paused.set()
+            assert resume.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(theme_hours, "membership", pausing)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(_job, engine, journey, T0)
+        assert paused.wait(30)
+        try:
+            assert _job(engine, journey, T0).counted == len(items)
+        finally:
+            resume.set()
+        assert first.result(60).counted == 0
+    with Session(engine) as session:
+        volume = session.execute(select(func.sum(ThemeHour.volume)).where(ThemeHour.theme == "*")).scalar_one()
+    assert volume == len(items)
 
 
 # -- the service -------------------------------------------------------------------------------------------------
