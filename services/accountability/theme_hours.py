@@ -129,7 +129,7 @@ def count_items(
     session: Session,
     journey: JourneyMap,
     rows: Sequence[Mapping[str, Any]],
-    members: Sequence[Mapping[str, Any]] | None = None,
+    members: Sequence[dict[str, Any]] | None = None,
 ) -> int:
     """(Re)count feedback rows into their stage's themes: whatever they counted before is taken out first, so
     counting an item again gives the same figures. `members`: their `membership`, when already worked out."""
