@@ -187,12 +187,12 @@ def counted_batch(
     seen = read_progress(session)
     rows = read(seen)
     if not rows:
-        session.rollback()  # ends the read (PostgreSQL opened a transaction for it)
+        session.commit()  # ends the read (PostgreSQL opened a transaction for it)
         return 0
     members = membership(journey, rows)
     claimed = claim_progress(session, now)
     if any(claimed[mark] != seen[mark] for mark in _MARKS):
-        session.rollback()
+        session.commit()  # releases the lock; the claim wrote only the job's `updated_at`
         return None
     count_items(session=session, journey=journey, rows=rows, members=members)
     session.execute(update(PROGRESS).where(PROGRESS.c.name == JOB).values(**moved(rows), updated_at=now))
