@@ -10,6 +10,7 @@ import asyncio
 import gc
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,6 +60,7 @@ def register_bench(sub: Any) -> None:
         "--workers", type=int, default=None, help="uvicorn workers of both servers (default INGEST_WORKERS, else cores)"
     )
     parser.add_argument("--profile", type=Path, default=None, help="record a py-spy profile of ingest into this file")
+    parser.add_argument("--keep", action="store_true", help="keep the run directory (database, logs, broker data)")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), help="use this broker")
     parser.add_argument(
         "--broker",
@@ -297,6 +299,7 @@ def _run(args: argparse.Namespace) -> int:
     env |= {"JOURNEYLINE_TOPIC_PREFIX": prefix, "DATABASE_URL": db_url, "INGEST_WORKERS": str(workers)}
     env["JOURNEYLINE_LOG_LEVEL"] = "WARNING"
     proc = None
+    finished = False  # a failed run keeps its directory: the error names the log to read there
     try:
         uvloop.run(ensure_topics(kafka))
         payloads = _payloads(args.events, "bare")
@@ -343,10 +346,13 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"ratio batch/bare         {path / bare:>10.2f}   (target >= 0.80)", flush=True)
         print(f"ratio single/trivial     {single / ceiling:>10.2f}   (target >= 0.50)", flush=True)
+        finished = True
     finally:
         _stop(proc)
         if broker is not None:
             broker.stop()
+        if finished and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     if args.profile is not None:
         print(f"profile: {args.profile}", flush=True)
     return 0
