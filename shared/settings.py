@@ -8,7 +8,7 @@ from typing import Literal, TypedDict
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import heap
+from shared import gil, heap
 
 DEFAULT_JOURNEY_MAP = Path(__file__).with_name("journey_default.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///var/journeyline.db"
@@ -138,6 +138,11 @@ class CommonSettings(BaseSettings):
     # After start-up: the start-up heap is frozen and the collector's young generation is this large (0: Python's
     # defaults, nothing frozen). See shared/heap.py.
     gc_young_objects: int = Field(default=heap.DEFAULT_YOUNG, ge=0, validation_alias="JOURNEYLINE_GC_YOUNG_OBJECTS")
+    # After start-up: a thread waiting for the interpreter gets it after this many milliseconds (Python: 5; 0 leaves
+    # Python's). See shared/gil.py.
+    switch_interval_ms: float = Field(
+        default=gil.DEFAULT_MS, ge=0, le=100, validation_alias="JOURNEYLINE_SWITCH_INTERVAL_MS"
+    )
 
     def docs_urls(self) -> DocsUrls:
         """FastAPI's docs_url / redoc_url / openapi_url: None each when the API docs are switched off."""

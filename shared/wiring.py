@@ -14,7 +14,7 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 
-from shared import heap
+from shared import gil, heap
 from shared.http import BodyLimit, ReadinessCheck, document_problems, install_problem_handlers, ops_router
 from shared.logging import configure_logging
 from shared.settings import CommonSettings
@@ -66,6 +66,8 @@ def service_app(
         await running.start()
         if settings.gc_young_objects:
             heap.settle(settings.gc_young_objects)  # what start-up built is never walked again
+        if settings.switch_interval_ms:
+            gil.share(settings.switch_interval_ms)  # the event loop waits less for its worker threads
         try:
             yield
         finally:
