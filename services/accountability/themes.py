@@ -303,8 +303,9 @@ def run_job(
     outcome.counted = count_new(session, journey, now, until, max_batches)
     outcome.recounted = recount_corrected(session, journey, now, until)
     left_at = read_left_at(session) if journey.stage(LEAVE) else {}
-    ranked = [s for window in windows for s in snapshot_window(session=session, journey=journey, window=window,
-                                                              now=now, left_at=left_at)]  # fmt: skip
+    ranked: list[ThemeSnapshot] = []
+    for window in windows:  # reading only: no lock is held while ranking
+        ranked += snapshot_window(session=session, journey=journey, window=window, now=now, left_at=left_at)
     for snapshot in ranked:
         session.merge(snapshot)
     outcome.snapshots = len(ranked)
