@@ -5,7 +5,7 @@ Each service's event loop shares the interpreter with worker threads: accountabi
 makes gives the interpreter up, and getting it back from a thread that is computing takes up to the switch
 interval: Python's 5 ms. Under load that wait is paid again and again (the "convoy effect"), so the loop fetches,
 commits offsets and answers late while the machine has CPU to spare for it. Measured (docs/performance.md, "The
-switch interval"): in `journeyline bench e2e` at 2,000 events/s, accountability's largest lag and the p99 from
+theme job's lock and the switch interval"): in `journeyline bench e2e` at 2,000 events/s, accountability's largest lag and the p99 from
 ingest to stored both fell several-fold with 0.5 ms."""
 
 from __future__ import annotations

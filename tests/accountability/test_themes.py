@@ -497,6 +497,25 @@ def test_many_corrections_at_one_time_are_all_applied_in_batches_and_reset_recou
     assert after["themes"] == before["themes"] and after["stage_figures"] == before["stage_figures"]
 
 
+def _pause_job_at(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, *, call: int
+) -> tuple[threading.Event, threading.Event]:
+    """`module.name`'s `call`-th call from a thread other than the test's sets `paused` and waits for `resume`."""
+    paused, resume = threading.Event(), threading.Event()
+    real, calls = getattr(module, name), []
+
+    def pausing(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            calls.append(1)
+            if len(calls) == call:
+                paused.set()
+                assert resume.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, pausing)
+    return paused, resume
+
+
 @pytest.mark.parametrize("pause_in", ["counting", "ranking"])
 def test_the_service_stores_while_the_theme_job_counts_and_ranks_on_sqlite(
     tmp_path: Path, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch, pause_in: str
@@ -508,18 +527,9 @@ def test_the_service_stores_while_the_theme_job_counts_and_ranks_on_sqlite(
     upgrade(engine)
     monkeypatch.setattr(theme_hours, "BATCH", 5)
     _store(engine, journey, _planted(T0 - timedelta(hours=2)), now=T0 - timedelta(hours=1))
-    paused, resume = threading.Event(), threading.Event()
     module, name = (theme_hours, "membership") if pause_in == "counting" else (themes, "theme_members")
-    real, calls = getattr(module, name), []
-
-    def pausing(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 2:  # counting: the first batch is committed; ranking: the first stage is done
-            paused.set()
-            assert resume.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, pausing)
+    # its second call: counting, the first batch is committed; ranking, the first stage is done
+    paused, resume = _pause_job_at(monkeypatch, module, name, call=2)
     with ThreadPoolExecutor(1) as pool:
         job = pool.submit(_job, engine, journey, T0)
         assert paused.wait(30)
@@ -548,16 +558,7 @@ def test_a_job_whose_batch_another_job_counted_meanwhile_writes_nothing(
     The first sees the watermark moved when it takes the lock and writes nothing: every item counts once."""
     items = _planted(T0 - timedelta(hours=2))
     _store(engine, journey, items, now=T0 - timedelta(hours=1))
-    paused, resume = threading.Event(), threading.Event()
-    real = theme_hours.membership
-
-    def pausing(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is not threading.main_thread() and not paused.is_set():
-            paused.set()
-            assert resume.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(theme_hours, "membership", pausing)
+    paused, resume = _pause_job_at(monkeypatch, theme_hours, "membership", call=1)
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(_job, engine, journey, T0)
         assert paused.wait(30)
