@@ -6,8 +6,12 @@ it. Either way the alert records what it is about in `details` (`window_start`/`
 so `GET /v1/alerts/{id}/evidence` lists the same items later, whatever arrived since.
 
 The summary (counts by source and channel, top terms, up to five representative items) is computed when the alert
-opens, and again on an update at most once per `REFRESH_EVERY` of the clock or when the update is announced: the
-work is bounded (one GROUP BY, at most `MAX_TEXTS` texts of `MAX_TEXT_CHARS` characters, one small sorted read).
+opens, when it reopens and when an update is announced; and at most once per `REFRESH_EVERY` of the clock while
+the alert keeps firing: an item alert's on its next update (a handful of items), a window alert's by `refresh_due`,
+which the alert evaluator runs outside the consumer's transactions. A window's summary reads the whole window (at
+2,000 events/s, tens of thousands of items: up to a second for four alerts), and inside the consumer's batch it
+held the store's write lock every minute, stalling every stored item behind it (docs/performance.md). The work is
+bounded either way (one GROUP BY, at most `MAX_TEXTS` texts of `MAX_TEXT_CHARS` characters, one sorted read).
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, desc, func, select
+from sqlalchemy import and_, case, desc, func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from services.accountability.models import Alert, FeedbackItem, columns
+from services.accountability.rules import OPEN_STATUSES
 from services.accountability.scorecard import parse_duration
 from services.accountability.search import Clause
-from shared.journey import ALERT_PARAMS
+from shared.journey import ALERT_PARAMS, JourneyMap
 from shared.models import Kind
 
 # Rule kinds whose evidence is the items that triggered them; every other kind is about a time window.
@@ -227,24 +233,72 @@ def record(
     item_ids: Sequence[str] = (),
     force: bool = False,
 ) -> None:
-    """Record what the alert is about now and, when due (`force`, or `REFRESH_EVERY` since the last time), its
-    evidence summary in `details`. Items (`item_ids`) accumulate for an item alert; a window alert's window moves
-    with the summary, so the list and the summary always describe the same items."""
+    """Record what the alert is about now and, when due, its evidence summary in `details`: with `force`, or for
+    an item alert `REFRESH_EVERY` since the last time (a window alert's is then `refresh_due`'s to refresh). Items
+    (`item_ids`) accumulate for an item alert; a window alert's window moves with the summary, so the list and the
+    summary always describe the same items."""
     details = dict(alert.details or {})
-    if not is_window_kind(alert.rule_kind):
+    window = is_window_kind(alert.rule_kind)
+    if not window:
         details["evidence_ids"] = merged_ids(details.get("evidence_ids"), item_ids)
-    computed = parse_time((details.get("evidence") or {}).get("computed_at"))
-    if not force and computed is not None and now - computed < REFRESH_EVERY:
+    if not force and (window or not _due(details, now)):
         alert.details = details
         return
-    if is_window_kind(alert.rule_kind):
-        start, end = window_bounds(alert.rule_kind, rule_params, now)
-        details["window_start"], details["window_end"] = _iso(start), _iso(end)
-        summary = summarize(session=session, stage=alert.stage, start=start, end=end, ids=None)
-    else:
+    alert.details = {**details, **_summary(session, alert, details, rule_params, now)}
+
+
+def _due(details: dict[str, Any], now: datetime) -> bool:
+    computed = _computed_at(details)
+    return computed is None or now - computed >= REFRESH_EVERY
+
+
+def _summary(
+    session: Session, alert: Alert, details: dict[str, Any], rule_params: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The keys of `details` a fresh summary sets: the evidence, and a window alert's window."""
+    if not is_window_kind(alert.rule_kind):
         summary = summarize(session=session, stage=alert.stage, start=None, end=None, ids=details["evidence_ids"])
-    details["evidence"] = {**summary, "computed_at": _iso(now)}
-    alert.details = details
+        return {"evidence": {**summary, "computed_at": _iso(now)}}
+    start, end = window_bounds(alert.rule_kind, rule_params, now)
+    summary = summarize(session=session, stage=alert.stage, start=start, end=end, ids=None)
+    return {"window_start": _iso(start), "window_end": _iso(end), "evidence": {**summary, "computed_at": _iso(now)}}
+
+
+def _computed_at(details: dict[str, Any]) -> datetime | None:
+    return parse_time((details.get("evidence") or {}).get("computed_at"))
+
+
+def refresh_due(*, engine: Engine, journey: JourneyMap, now: datetime) -> int:
+    """Refresh the summary of every open window alert that fired since its summary was computed, once that is
+    `REFRESH_EVERY` old; returns how many. The summaries are read first, in a transaction that writes nothing (on
+    SQLite a write transaction locks the whole database: the consumer must not wait for these reads); then they
+    are written in one short transaction that takes each alert as it is by then (what the consumer changed
+    meanwhile stays) and skips an alert whose summary someone else refreshed, or that closed, in between."""
+    rules = {r.id: r for r in journey.alert_rules}
+    fresh: dict[str, tuple[Any, dict[str, Any]]] = {}
+    with Session(engine) as session:
+        query = select(Alert).where(columns(Alert).status.in_(OPEN_STATUSES))
+        for alert in session.execute(query).scalars():
+            details, rule = alert.details or {}, rules.get(alert.rule_id)
+            computed = _computed_at(details)
+            fired = computed is None or alert.last_seen_at > computed
+            if rule is not None and is_window_kind(alert.rule_kind) and fired and _due(details, now):
+                fresh[alert.id] = (computed, _summary(session, alert, details, rule.params, now))
+    if not fresh:
+        return 0
+    written = 0
+    with Session(engine) as session:
+        # Write first: the write lock (a row lock on PostgreSQL) is taken before the alerts are read back.
+        session.execute(update(Alert).where(columns(Alert).id.in_(list(fresh))).values(version=columns(Alert).version))
+        for alert in session.execute(select(Alert).where(columns(Alert).id.in_(list(fresh)))).scalars():
+            computed, keys = fresh[alert.id]
+            details = alert.details or {}
+            if alert.status in OPEN_STATUSES and _computed_at(details) == computed:
+                alert.details = {**details, **keys}
+                session.add(alert)
+                written += 1
+        session.commit()
+    return written
 
 
 def public_details(details: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import digest, metrics
+from services.accountability import digest, evidence, metrics
 from services.accountability.consumer import FeedbackConsumer
 from services.accountability.delivery import Dispatcher, prune_delivered
 from services.accountability.migrate import upgrade
@@ -128,12 +128,14 @@ class Runtime:
             await asyncio.sleep(interval)
 
     async def evaluate_once(self) -> int:
-        """Auto-resolve, escalate and queue their deliveries; returns the number of transitions."""
+        """Auto-resolve, escalate and queue their deliveries, then refresh window alerts' evidence when due; returns
+        the number of transitions."""
         outcome = await asyncio.to_thread(self._housekeeping)
         for stage, rule, transition in outcome.transitions:
             metrics.ALERTS.labels(stage, rule, transition).inc()
         if outcome.outbox_rows:
             self.dispatcher.notify()
+        await asyncio.to_thread(evidence.refresh_due, engine=self.engine, journey=self.journey, now=self.clock())
         return len(outcome.transitions)
 
     def _housekeeping(self) -> BatchOutcome:

@@ -180,14 +180,66 @@ def test_the_summary_is_refreshed_at_most_once_a_minute_and_its_window_moves_wit
 ) -> None:
     _process(engine, journey, burst(T0))
     first = _alert(engine, "negative_share").details["evidence"]
-    _process(engine, journey, [item(at=T0)], now=T0 + timedelta(seconds=20))  # 24 -> 25: not announced, too soon
+    soon = T0 + timedelta(seconds=20)
+    _process(engine, journey, [item(at=T0)], now=soon)  # 24 -> 25: not announced
+    assert evidence.refresh_due(engine=engine, journey=journey, now=soon) == 0  # too soon
     alert = _alert(engine, "negative_share")
     assert alert.details["evidence"] == first and alert.details["window_end"] == "2026-11-02T12:00:00Z"
     later = T0 + timedelta(minutes=2)
     _process(engine, journey, [item(at=later)], now=later)
+    # the consumer's batch does not read the window again (it would hold the store's write lock meanwhile)
+    assert _alert(engine, "negative_share").details["evidence"] == first
+    assert evidence.refresh_due(engine=engine, journey=journey, now=later) == 1  # the alert evaluator's job
     alert = _alert(engine, "negative_share")
     assert alert.details["evidence"]["total"] == 26 and alert.details["window_end"] == "2026-11-02T12:02:00Z"
     assert len(_evidence_ids(engine, alert)) == 26
+    # not fired since its summary: nothing to refresh, however late
+    assert evidence.refresh_due(engine=engine, journey=journey, now=later + timedelta(hours=1)) == 0
+
+
+def _firing_since_its_summary(engine: Engine, journey: JourneyMap) -> datetime:
+    _process(engine, journey, burst(T0))
+    later = T0 + timedelta(minutes=2)
+    _process(engine, journey, [item(at=later)], now=later)
+    return later
+
+
+def test_a_refresh_keeps_what_the_consumer_stored_while_it_read(
+    engine: Engine, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = _firing_since_its_summary(engine, journey)
+    before = _alert(engine, "negative_share")
+    real, stored = evidence.summarize, later + timedelta(seconds=1)
+
+    def summarize_while_the_consumer_stores(**kw: Any) -> dict[str, Any]:
+        found = real(**kw)
+        _process(engine, journey, [item(at=stored, text="refund gone")], now=stored)  # between read and write
+        return found
+
+    monkeypatch.setattr(evidence, "summarize", summarize_while_the_consumer_stores)
+    assert evidence.refresh_due(engine=engine, journey=journey, now=later) == 1
+    alert = _alert(engine, "negative_share")
+    # the consumer's update stayed: its count, its time, its figures
+    assert alert.count == before.count + 1 and alert.last_seen_at == stored
+    assert before.details["volume"] == 25 and alert.details["volume"] == 26
+    summary = alert.details["evidence"]
+    assert summary["total"] == 25 and summary["computed_at"] == "2026-11-02T12:02:00Z"  # read before that item
+
+
+def test_a_refresh_skips_an_alert_another_evaluator_refreshed_while_it_read(
+    engine: Engine, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = _firing_since_its_summary(engine, journey)
+    real, other = evidence.summarize, later + timedelta(seconds=5)
+
+    def summarize_while_another_replica_refreshes(**kw: Any) -> dict[str, Any]:
+        monkeypatch.setattr(evidence, "summarize", real)
+        assert evidence.refresh_due(engine=engine, journey=journey, now=other) == 1
+        return real(**kw)
+
+    monkeypatch.setattr(evidence, "summarize", summarize_while_another_replica_refreshes)
+    assert evidence.refresh_due(engine=engine, journey=journey, now=later) == 0
+    assert _alert(engine, "negative_share").details["evidence"]["computed_at"] == "2026-11-02T12:02:05Z"
 
 
 def test_item_alert_evidence_is_the_items_that_triggered_it(engine: Engine, journey: JourneyMap) -> None:
