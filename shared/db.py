@@ -15,7 +15,8 @@ from sqlmodel import create_engine
 # (an index's last leaf) is copied back into the database file once, not after each few commits; and, for the
 # one connection that stores a service's stream, `cache_kib` of page cache instead of the default 2 MiB, which
 # the feedback table's indexes outgrow, so that a batch re-read the pages it had just changed
-# (docs/performance.md). Not for every connection: each one's cache fills up to its size.
+# (docs/performance.md). Not for every connection: each one's cache fills up to its size. That connection does
+# not checkpoint at all (`checkpoints=False`): its service runs `checkpoint` beside it.
 STORE_CACHE_KIB = 32 * 1024
 SQLITE_CHECKPOINT_PAGES = 20_000
 
@@ -29,9 +30,10 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
-def make_engine(url: str, *, cache_kib: int | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite files get WAL and a busy timeout so several processes can share them, and
-    `cache_kib` of page cache per connection when given."""
+def make_engine(url: str, *, cache_kib: int | None = None, checkpoints: bool = True, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite files get WAL and a busy timeout so several processes can share them,
+    `cache_kib` of page cache per connection when given, and, with `checkpoints=False`, connections whose commits
+    never checkpoint (someone must call `checkpoint`)."""
     kwargs.setdefault("json_serializer", json_text)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -56,13 +58,25 @@ def make_engine(url: str, *, cache_kib: int | None = None, **kwargs: Any) -> Eng
             cur.execute("PRAGMA foreign_keys=ON")
             if cache_kib:
                 cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-            cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES if checkpoints else 0}")
             cur.close()
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kwargs)
+
+
+def checkpoint(engine: Engine) -> tuple[int, int, int] | None:
+    """SQLite: copy the pages committed to the WAL back into the database file without stopping writers or readers
+    (a PASSIVE checkpoint); returns (1 if it could not finish, pages in the WAL, pages copied). None on another
+    database. A commit that checkpoints by itself (every SQLITE_CHECKPOINT_PAGES) does this work, tens of MiB of
+    writes and an fsync, before it returns: the service that stores a stream leaves it to a job (`checkpoints`)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.connect() as conn:
+        busy, pages, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    return int(busy), int(pages), int(copied)
 
 
 def database_reachable(engine: Engine) -> bool:

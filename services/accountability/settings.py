@@ -57,6 +57,8 @@ class AccountabilitySettings(CommonSettings):
     outbox_retention_s: float = Field(default=7 * 86400.0, gt=0, description="Keep delivered outbox rows this long")
     # Prometheus gauges for the scorecards are recomputed this often.
     gauges_interval_s: float = Field(default=30.0, gt=0)
+    # SQLite: how often the WAL is checkpointed beside the store's commits (which never checkpoint themselves).
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
     run_migrations: bool = True
     # Receivers on internal addresses (loopback, private, link-local, metadata) are refused unless named here:
     # comma-separated host names, addresses or networks, e.g. "hooks.internal,10.20.0.0/16".

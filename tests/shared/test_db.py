@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from shared.db import json_text, make_engine
+from shared.db import checkpoint, json_text, make_engine
 
 
 def _pragma(engine: Engine, name: str) -> int:
@@ -26,6 +27,40 @@ def test_sqlite_connections_checkpoint_rarely_and_only_the_store_gets_a_large_ca
     finally:
         plain.dispose()
         store.dispose()
+
+
+def _in_the_database_file(path: Path) -> int:
+    """Rows of `t` in the database file itself, without what the WAL holds (`immutable`: the WAL is not read)."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+
+def test_a_store_connection_never_checkpoints_and_the_checkpoint_job_copies_its_pages_back(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    url = f"sqlite:///{path}"
+    plain, store = make_engine(url), make_engine(url, cache_kib=1024, checkpoints=False)
+    try:
+        assert _pragma(store, "wal_autocheckpoint") == 0 and _pragma(plain, "wal_autocheckpoint") == 20_000
+        with store.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        assert checkpoint(plain) is not None  # the table itself is in the file from now on
+        with store.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1), (2), (3)"))
+        assert _in_the_database_file(path) == 0  # committed, still in the WAL only
+        busy, pages, copied = checkpoint(plain) or (1, 0, 0)
+        assert busy == 0 and pages == copied > 0
+        assert _in_the_database_file(path) == 3
+    finally:
+        plain.dispose()
+        store.dispose()
+
+
+def test_checkpoint_is_sqlites_only(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        assert checkpoint(engine) is None
+    finally:
+        engine.dispose()
 
 
 def test_json_columns_are_written_by_orjson_and_read_back_by_the_standard_library() -> None:
