@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import digest, evidence, metrics
+from services.accountability import digest, evidence, metrics, theme_process
 from services.accountability.consumer import FeedbackConsumer
 from services.accountability.delivery import Dispatcher, prune_delivered
 from services.accountability.migrate import upgrade
@@ -19,7 +19,7 @@ from services.accountability.privacy import expire_text
 from services.accountability.scorecard import WINDOWS, journey_view, teams_resolutions
 from services.accountability.service import BatchOutcome, Clock, housekeeping, system_clock
 from services.accountability.settings import AccountabilitySettings
-from services.accountability.themes import JobOutcome, run_job
+from services.accountability.theme_process import ThemeRun
 from shared.db import STORE_CACHE_KIB, checkpoint, database_reachable, make_engine
 from shared.http import ReadinessCheck
 from shared.journey import JourneyMap, load_journey_map
@@ -186,26 +186,25 @@ class Runtime:
         await asyncio.sleep(self.settings.themes_interval_s)
         await self._every(self.settings.themes_interval_s, self.refresh_themes)
 
-    async def refresh_themes(self) -> JobOutcome:
-        """Count newly stored items into their themes, re-rank them, apply `emerging_theme` rules."""
-        outcome = await asyncio.to_thread(self._refresh_themes)
-        for change in outcome.transitions:
-            metrics.ALERTS.labels(change.alert.stage, change.alert.rule_id, change.name).inc()
+    async def refresh_themes(self) -> ThemeRun:
+        """Count newly stored items into their themes, re-rank them, apply `emerging_theme` rules: in a process of
+        its own (theme_process), so that its work does not hold the interpreter the store needs."""
+        outcome = await theme_process.run(
+            database_url=self.settings.database_url,
+            journey_map=self.settings.journey_map,
+            alerts_topic=self.topics.alerts,
+            now=self.clock(),
+            settle=timedelta(seconds=self.settings.themes_settle_s),
+        )
+        for stage, rule, transition in outcome.transitions:
+            metrics.ALERTS.labels(stage, rule, transition).inc()
         if outcome.outbox_rows:
             self.dispatcher.notify()
+        log.info(
+            "themes counted and ranked",
+            extra={"counted": outcome.counted, "snapshots": outcome.snapshots, "peak_rss_mib": outcome.peak_rss_mib},
+        )
         return outcome
-
-    def _refresh_themes(self) -> JobOutcome:
-        with Session(self.engine, expire_on_commit=False) as session:
-            outcome = run_job(
-                session=session,
-                journey=self.journey,
-                now=self.clock(),
-                alerts_topic=self.topics.alerts,
-                settle=timedelta(seconds=self.settings.themes_settle_s),
-            )
-            session.commit()
-            return outcome
 
     async def send_digests(self, *, force: bool = False, only: str | None = None) -> dict[str, int]:
         """Queue this week's digests once their time has come (or now, with `force`); rows added per audience."""

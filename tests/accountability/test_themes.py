@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.accountability import theme_figures, theme_hours, theme_phrases, theme_reads, themes
+from services.accountability import theme_figures, theme_hours, theme_phrases, theme_process, theme_reads, themes
 from services.accountability.migrate import upgrade
 from services.accountability.models import Alert, FeedbackItem, OutboxEntry, ThemeHour, columns
 from services.accountability.privacy import erase_customer, expire_text
@@ -570,6 +570,43 @@ def test_a_job_whose_batch_another_job_counted_meanwhile_writes_nothing(
     with Session(engine) as session:
         volume = session.execute(select(func.sum(ThemeHour.volume)).where(ThemeHour.theme == "*")).scalar_one()
     assert volume == len(items)
+
+
+# -- the job's own process ---------------------------------------------------------------------------------------
+
+
+async def test_the_job_runs_in_a_process_of_its_own_and_reports_what_it_did(
+    engine: Engine, journey: JourneyMap, database_url: str
+) -> None:
+    surcharge = [
+        classified(stage="pay", text=f"surprise surcharge on bill {i}", at=T0 - timedelta(hours=1)) for i in range(20)
+    ]
+    items = _planted(T0 - timedelta(hours=2)) + surcharge
+    _store(engine, journey, items, now=T0)
+    outcome = await theme_process.run(
+        database_url=database_url, journey_map=DEFAULT_JOURNEY_MAP, alerts_topic=TOPIC, now=T0, settle=timedelta(0)
+    )
+    assert outcome.counted == len(items) and outcome.snapshots > 0
+    assert outcome.transitions == [("pay", "emerging_theme", "opened")] and outcome.outbox_rows >= 1
+    assert outcome.peak_rss_mib > 0
+    assert {"app crashes", "dark mode", "battery drain"} <= {
+        t["label"] for t in _themes(engine, journey, "use")["themes"]
+    }
+    again = await theme_process.run(
+        database_url=database_url, journey_map=DEFAULT_JOURNEY_MAP, alerts_topic=TOPIC, now=T0, settle=timedelta(0)
+    )
+    assert again.counted == 0  # its progress was committed
+
+
+async def test_a_failing_job_process_is_an_error_not_an_outcome(database_url: str, tmp_path: Path) -> None:
+    with pytest.raises(theme_process.ThemeJobFailed, match="exited with 1"):
+        await theme_process.run(
+            database_url=database_url,
+            journey_map=tmp_path / "missing.yaml",
+            alerts_topic=TOPIC,
+            now=T0,
+            settle=timedelta(0),
+        )
 
 
 # -- the service -------------------------------------------------------------------------------------------------
