@@ -275,7 +275,7 @@ def refresh_due(*, engine: Engine, journey: JourneyMap, now: datetime) -> int:
     are written in one short transaction that takes each alert as it is by then (what the consumer changed
     meanwhile stays) and skips an alert whose summary someone else refreshed, or that closed, in between."""
     rules = {r.id: r for r in journey.alert_rules}
-    fresh: dict[str, tuple[Any, dict[str, Any]]] = {}
+    fresh: dict[str, tuple[datetime | None, dict[str, Any]]] = {}
     with Session(engine) as session:
         query = select(Alert).where(columns(Alert).status.in_(OPEN_STATUSES))
         for alert in session.execute(query).scalars():
