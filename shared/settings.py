@@ -138,6 +138,9 @@ class CommonSettings(BaseSettings):
     # After start-up: the start-up heap is frozen and the collector's young generation is this large (0: Python's
     # defaults, nothing frozen). See shared/heap.py.
     gc_young_objects: int = Field(default=heap.DEFAULT_YOUNG, ge=0, validation_alias="JOURNEYLINE_GC_YOUNG_OBJECTS")
+    # Before start-up: the process's threads share at most this many C heap arenas (glibc; 0: glibc's default, 8 per
+    # core). See shared/heap.py.
+    malloc_arenas: int = Field(default=heap.DEFAULT_ARENAS, ge=0, le=64, validation_alias="JOURNEYLINE_MALLOC_ARENAS")
     # After start-up: a thread waiting for the interpreter gets it after this many milliseconds (Python: 5; 0 leaves
     # Python's). See shared/gil.py.
     switch_interval_ms: float = Field(

@@ -61,6 +61,8 @@ def service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(name, settings.log_level)
+        if settings.malloc_arenas:
+            heap.limit_arenas(settings.malloc_arenas)  # before the runtime starts its threads
         running = runtime()
         app.state.runtime = running
         await running.start()

@@ -70,3 +70,68 @@ def test_a_started_service_hands_the_interpreter_to_a_waiting_thread_sooner(
     *_, before, _, _, after = _run(None, setting)
     assert before == pytest.approx(0.005)
     assert after == pytest.approx(expected)
+
+
+_ARENAS = """
+import ctypes, sys, tempfile, threading
+from shared import heap
+
+if sys.argv[1] == "service":  # a service started with its settings (JOURNEYLINE_MALLOC_ARENAS, default 2)
+    from fastapi.testclient import TestClient
+    from shared.settings import CommonSettings
+    from shared.wiring import service_app
+
+    class Idle:
+        async def start(self): pass
+        async def stop(self): pass
+        def checks(self): return {}
+
+    app = service_app(name="t", settings=CommonSettings(), runtime=Idle, checks=(), routers=[], body_limit=1000,
+                      title="t", version="0", description="t")
+    client = TestClient(app).__enter__()
+    print("service", end=" ")
+else:
+    print(heap.limit_arenas(int(sys.argv[1])) if sys.argv[1] != "-" else "-", end=" ")
+held, ready, done = [], threading.Barrier(9), threading.Event()
+
+def allocate():
+    held.append(bytearray(200_000))  # from the C heap, in this thread's arena
+    ready.wait()
+    done.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads:
+    t.start()
+ready.wait()  # all eight threads hold their memory at once
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile("r") as out:
+    stream = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fclose(ctypes.c_void_p(stream))
+    print(out.read().count("<heap nr="))
+done.set()
+"""
+
+
+def _arenas(limit: str, setting: str | None = None) -> tuple[str, int]:
+    """(what limit_arenas answered, C heap arenas in use) after eight threads allocated at once."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("JOURNEYLINE_MALLOC_ARENAS", None)
+    if setting is not None:
+        env["JOURNEYLINE_MALLOC_ARENAS"] = setting
+    done = subprocess.run([sys.executable, "-c", _ARENAS, limit], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer, arenas = done.stdout.split()
+    return answer, int(arenas)
+
+
+def test_threads_share_the_c_heap_arenas_they_are_limited_to() -> None:
+    assert _arenas("2") == ("True", 2)
+    answer, arenas = _arenas("-")  # glibc's default: an arena for each thread that allocates, up to 8 per core
+    assert answer == "-" and arenas > 2
+
+
+def test_a_service_limits_its_threads_to_two_arenas_unless_told_otherwise() -> None:
+    assert _arenas("service") == ("service", 2)
+    assert _arenas("service", setting="0")[1] > 2  # glibc's default kept
