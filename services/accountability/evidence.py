@@ -6,9 +6,9 @@ it. Either way the alert records what it is about in `details` (`window_start`/`
 so `GET /v1/alerts/{id}/evidence` lists the same items later, whatever arrived since.
 
 The summary (counts by source and channel, top terms, up to five representative items) is computed when the alert
-opens, when it reopens and when an update is announced; and at most once per `REFRESH_EVERY` of the clock while
-the alert keeps firing: an item alert's on its next update (a handful of items), a window alert's by `refresh_due`,
-which the alert evaluator runs outside the consumer's transactions. A window's summary reads the whole window (at
+opens and when it reopens; and at most once per `REFRESH_EVERY` of the clock while the alert keeps firing: an
+item alert's on its next update (a handful of items) and when an update is announced, a window alert's by
+`refresh_due`, which the alert evaluator runs outside the consumer's transactions. A window's summary reads the whole window (at
 2,000 events/s, tens of thousands of items: up to a second for four alerts), and inside the consumer's batch it
 held the store's write lock every minute, stalling every stored item behind it (docs/performance.md). The work is
 bounded either way (one GROUP BY, at most `MAX_TEXTS` texts of `MAX_TEXT_CHARS` characters, one sorted read).

@@ -499,3 +499,19 @@ async def _stored(client: Any, feedback_id: str) -> bool:
 
 async def _truthy(value: Any) -> Any:
     return value
+
+
+def test_an_announced_update_of_a_window_alert_carries_its_last_summary(engine: Engine, journey: JourneyMap) -> None:
+    _process(engine, journey, burst(T0))
+    first = _alert(engine, "negative_share").details["evidence"]
+    later = T0 + timedelta(seconds=20)
+    _process(engine, journey, [item(at=later) for _ in range(8)], now=later)  # count 24 -> 32: announced
+    alert = _alert(engine, "negative_share")
+    with Session(engine) as session:
+        query = select(OutboxEntry).where(columns(OutboxEntry).alert_id == alert.id)
+        updated = [r for r in session.execute(query).scalars() if r.transition == "updated"]
+    # the store's batch did not read the window again: the announcement carries the summary it had
+    assert alert.count == 32 and updated and all(r.payload["evidence"] == first for r in updated)
+    assert alert.details["evidence"] == first
+    assert evidence.refresh_due(engine=engine, journey=journey, now=T0 + timedelta(minutes=2)) == 1
+    assert _alert(engine, "negative_share").details["evidence"]["total"] == 32
