@@ -150,14 +150,20 @@ class _Lexicon:
     negations: frozenset[str]
 
 
+# VADER's words were rated on social media, where "please" reads as friendly (+1.3). In feedback it asks for
+# something to be put right, and it turned "I was charged twice ... Please refund the duplicate payment." positive.
+_NOT_A_FEELING = frozenset({"please"})
+
+
 @lru_cache(maxsize=1)
 def _lexicon() -> _Lexicon:
-    """VADER's word list (7,500 rated words), boosters and negations, read from the vaderSentiment package."""
+    """VADER's word list (7,500 rated words, less `_NOT_A_FEELING`), boosters and negations, read from the
+    vaderSentiment package."""
     from vaderSentiment import vaderSentiment as vader
 
     analyzer = vader.SentimentIntensityAnalyzer()
     return _Lexicon(
-        valence={w: float(v) for w, v in analyzer.lexicon.items()},
+        valence={w: float(v) for w, v in analyzer.lexicon.items() if w not in _NOT_A_FEELING},
         boosters={w: float(v) for w, v in vader.BOOSTER_DICT.items() if " " not in w},
         negations=frozenset(w for w in vader.NEGATE if " " not in w) | {"cannot", "nobody", "nothing", "none"},
     )

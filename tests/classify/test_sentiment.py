@@ -22,6 +22,16 @@ def test_negation_flips_the_feeling() -> None:
     assert sentiment_of("the agent was not helpful").score < 0
 
 
+def test_a_request_to_put_something_right_is_not_a_friendly_word() -> None:
+    # found trying the product: VADER rates "please" +1.3, which made this complaint positive
+    complaint = sentiment_of(
+        "I was charged twice for my March invoice and nobody answers the billing line. "
+        "Please refund the duplicate payment."
+    )
+    assert complaint.label == "negative" and "please" not in complaint.explanation.casefold()
+    assert sentiment_of("Please keep up the great work").label == "positive"  # the other words still count
+
+
 def test_scores_give_a_sentiment_when_there_is_no_text() -> None:
     assert sentiment_of(None, Scores(nps=10)).label == "positive"
     assert sentiment_of("", Scores(ces=7)).label == "negative"
