@@ -13,7 +13,7 @@ promoting, set off those full collections. `settle` moves the start-up heap out 
 `limit_arenas` is for the C heap beneath: glibc gives every thread that allocates while another holds the heap an
 arena of its own (up to 8 per core), and memory freed in one arena serves only that arena. Accountability stores in
 one worker thread, runs its jobs in others and parses in the event loop's, so each arena grew to its own peak: at
-2,000 events/s its resident memory rose 63-135 MiB during a 300 s load in five runs (to 258-322 MiB) and was
+2,000 events/s its resident memory rose 63-135 MiB during a 300 s load in four runs (to 258-322 MiB) and was
 still rising at the end; with two arenas, 71 MiB, all of it in the first 90 s (docs/performance.md)."""
 
 from __future__ import annotations
