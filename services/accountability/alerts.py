@@ -102,12 +102,8 @@ def raise_alert(
     existing.details = {**existing.details, **details}
     existing.version += 1
     publish = existing.count.bit_length() > before.bit_length()
-    # An announced update carries a fresh summary, except a window alert's: reading its window here held the
-    # store's write lock (1.1 s of CPU for one batch at 1,000 events/s); the alert evaluator refreshes it within
-    # a minute and a half, and the announcement carries the last one (its `computed_at` says when).
-    fresh = publish and not evidence.is_window_kind(existing.rule_kind)
     evidence.record(
-        session=session, alert=existing, rule_params=rule.params, now=now, item_ids=evidence_ids, force=fresh
+        session=session, alert=existing, rule_params=rule.params, now=now, item_ids=evidence_ids, announced=publish
     )
     session.add(existing)
     return Transition(existing, "updated", publish=publish)
