@@ -21,7 +21,7 @@ import json
 import os
 import resource
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,14 +73,7 @@ async def run(*, database_url: str, journey_map: Path, alerts_topic: str, now: d
     if child.returncode != 0 or not lines:
         raise ThemeJobFailed(f"the theme job exited with {child.returncode} (its error is in the service's log)")
     found: dict[str, Any] = json.loads(lines[-1])
-    return ThemeRun(
-        counted=found["counted"],
-        recounted=found["recounted"],
-        snapshots=found["snapshots"],
-        transitions=[(stage, rule, name) for stage, rule, name in found["transitions"]],
-        outbox_rows=found["outbox_rows"],
-        peak_rss_mib=found["peak_rss_mib"],
-    )
+    return ThemeRun(**{**found, "transitions": [(stage, rule, name) for stage, rule, name in found["transitions"]]})
 
 
 def main() -> int:
@@ -105,19 +98,19 @@ def main() -> int:
                 settle=timedelta(seconds=request["settle_s"]),
             )
             session.commit()
-            transitions = [[t.alert.stage, t.alert.rule_id, t.name] for t in outcome.transitions]
+            transitions = [(t.alert.stage, t.alert.rule_id, t.name) for t in outcome.transitions]
     finally:
         engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    result = {
-        "counted": outcome.counted,
-        "recounted": outcome.recounted,
-        "snapshots": outcome.snapshots,
-        "transitions": transitions,
-        "outbox_rows": outcome.outbox_rows,
-        "peak_rss_mib": round(peak, 1),
-    }
-    print(json.dumps(result), flush=True)  # noqa: T201 - the parent reads it
+    result = ThemeRun(
+        counted=outcome.counted,
+        recounted=outcome.recounted,
+        snapshots=outcome.snapshots,
+        transitions=transitions,
+        outbox_rows=outcome.outbox_rows,
+        peak_rss_mib=round(peak, 1),
+    )
+    print(json.dumps(asdict(result)), flush=True)  # noqa: T201 - the parent reads it
     return 0
 
 
