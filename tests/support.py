@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import Engine
 
 from services.cli.brokers import broker_kind
 from services.cli.embedded import free_port
@@ -85,3 +87,19 @@ class ServiceProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def sqlite_pragma(engine: Engine, name: str) -> int:
+    """A SQLite pragma's value as one of `engine`'s connections has it."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one())
+
+
+def rows_in_the_database_file(path: Path | str, table: str) -> int:
+    """Rows of `table` in a SQLite database file itself, not counting what only its WAL holds (`immutable`: the
+    WAL is not read); -1 if the file changed under the read (look again)."""
+    try:
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - a test names it
+    except sqlite3.DatabaseError:
+        return -1

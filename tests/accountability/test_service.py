@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from services.cli.embedded import free_port
 from shared.settings import KafkaSettings
 from tests.accountability.factories import MovableClock, classified
 from tests.accountability.harness import ADMIN, OPERATOR, READ, eventually, produce, read_topic, running, settings_for
 from tests.accountability.receiver import WebhookReceiver
+from tests.support import rows_in_the_database_file, sqlite_pragma
 
 pytestmark = pytest.mark.integration
 SECRET = "hook-secret"
@@ -35,10 +34,10 @@ async def test_stores_each_item_once_and_serves_the_api(kafka: KafkaSettings, sq
 
         await eventually(stored, what="all items stored")
         # On SQLite the store's commits never checkpoint: the checkpoint job copies them into the database file.
-        assert _pragma(runtime.store_engine, "wal_autocheckpoint") == 0
+        assert sqlite_pragma(runtime.store_engine, "wal_autocheckpoint") == 0
 
         async def in_the_database_file() -> bool:
-            return _rows_in_the_file(sqlite_url.split("///", 1)[1]) == len(items)
+            return rows_in_the_database_file(sqlite_url.split("///", 1)[1], "acct_feedback") == len(items)
 
         await eventually(in_the_database_file, what="the stored items checkpointed into the database file")
         body = (await client.get(f"/v1/feedback/{items[0].id}", headers=READ)).json()
@@ -263,17 +262,3 @@ async def _status(client, alert_id: str, wanted: str) -> bool:  # type: ignore[n
 
 async def _json(client, path: str, params: dict[str, str]):  # type: ignore[no-untyped-def]
     return (await client.get(path, params=params, headers=READ)).json()
-
-
-def _pragma(engine: Engine, name: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one())
-
-
-def _rows_in_the_file(path: str) -> int:
-    """Feedback rows in the database file itself, not counting what only the WAL holds (`immutable`)."""
-    try:
-        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
-            return int(conn.execute("SELECT count(*) FROM acct_feedback").fetchone()[0])
-    except sqlite3.DatabaseError:  # the file changed under this read: look again
-        return -1

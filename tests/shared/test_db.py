@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from shared.db import checkpoint, json_text, make_engine
-
-
-def _pragma(engine: Engine, name: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(f"PRAGMA {name}")).scalar_one())
+from tests.support import rows_in_the_database_file, sqlite_pragma
 
 
 def test_sqlite_connections_checkpoint_rarely_and_only_the_store_gets_a_large_cache(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     plain, store = make_engine(url), make_engine(url, cache_kib=32 * 1024)
     try:
-        assert _pragma(plain, "wal_autocheckpoint") == 20_000 == _pragma(store, "wal_autocheckpoint")
-        assert _pragma(store, "cache_size") == -32 * 1024  # negative: KiB, not pages
-        assert _pragma(plain, "cache_size") == -2000  # SQLite's default, 2 MiB: each connection's cache fills up
+        assert sqlite_pragma(plain, "wal_autocheckpoint") == 20_000 == sqlite_pragma(store, "wal_autocheckpoint")
+        assert sqlite_pragma(store, "cache_size") == -32 * 1024  # negative: KiB, not pages
+        assert sqlite_pragma(plain, "cache_size") == -2000  # SQLite's default, 2 MiB: each connection's cache fills up
     finally:
         plain.dispose()
         store.dispose()
-
-
-def _in_the_database_file(path: Path) -> int:
-    """Rows of `t` in the database file itself, without what the WAL holds (`immutable`: the WAL is not read)."""
-    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
-        return int(conn.execute("SELECT count(*) FROM t").fetchone()[0])
 
 
 def test_a_store_connection_never_checkpoints_and_the_checkpoint_job_copies_its_pages_back(tmp_path: Path) -> None:
@@ -40,16 +28,16 @@ def test_a_store_connection_never_checkpoints_and_the_checkpoint_job_copies_its_
     url = f"sqlite:///{path}"
     plain, store = make_engine(url), make_engine(url, cache_kib=1024, checkpoints=False)
     try:
-        assert _pragma(store, "wal_autocheckpoint") == 0 and _pragma(plain, "wal_autocheckpoint") == 20_000
+        assert sqlite_pragma(store, "wal_autocheckpoint") == 0 and sqlite_pragma(plain, "wal_autocheckpoint") == 20_000
         with store.begin() as conn:
             conn.execute(text("CREATE TABLE t (n INTEGER)"))
         assert checkpoint(plain) is not None  # the table itself is in the file from now on
         with store.begin() as conn:
             conn.execute(text("INSERT INTO t VALUES (1), (2), (3)"))
-        assert _in_the_database_file(path) == 0  # committed, still in the WAL only
+        assert rows_in_the_database_file(path, "t") == 0  # committed, still in the WAL only
         busy, pages, copied = checkpoint(plain) or (1, 0, 0)
         assert busy == 0 and pages == copied > 0
-        assert _in_the_database_file(path) == 3
+        assert rows_in_the_database_file(path, "t") == 3
     finally:
         plain.dispose()
         store.dispose()
