@@ -20,7 +20,8 @@ class FeedbackItem(SQLModel, table=True):
 
     __tablename__ = "acct_feedback"
     __table_args__ = (
-        Index("ix_acct_feedback_stage_occurred", "stage", "occurred_at"),
+        # Also covers an alert's evidence counts by source and channel (migration 0014).
+        Index("ix_acct_feedback_stage_occurred", "stage", "occurred_at", "kind", "source", "channel"),
         # Covers the window aggregates of scorecards and alert rules (migration 0002).
         Index(
             "ix_acct_feedback_window",

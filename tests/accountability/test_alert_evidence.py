@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.accountability import evidence
 from services.accountability.messages import slack_message
-from services.accountability.models import Alert, OutboxEntry, columns
+from services.accountability.models import Alert, FeedbackItem, OutboxEntry, columns
 from services.accountability.outbox import alert_payload, delivery_states
 from services.accountability.service import process_batch
 from services.cli.embedded import free_port
@@ -27,6 +27,7 @@ from tests.accountability.harness import ADMIN, READ, eventually, produce, read_
 from tests.accountability.receiver import WebhookReceiver
 
 TOPIC = "t.cx.alerts"
+_F = columns(FeedbackItem)
 SECRET = "hook-secret"
 
 
@@ -173,6 +174,40 @@ def test_window_alert_records_its_window_and_a_summary_of_only_its_stages_items(
         assert row is not None
         assert row.payload["owners"] == {"accountable": "billing", "contributing": ["customer-care", "product"]}
         assert row.payload["evidence"]["total"] == 25 and "evidence" not in row.payload["details"]
+
+
+def test_a_window_summary_reads_its_newest_items_and_counts_from_the_index_alone(
+    engine: Engine, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its cost does not grow with the window: the examples are the most severe of the newest `MAX_TEXTS` items
+    (the ones the top terms come from), and the counts by source and channel are read from the stage index."""
+    monkeypatch.setattr(evidence, "MAX_TEXTS", 20)
+    older_and_worse = item(at=T0 - timedelta(minutes=50), text="the worst of the hour", severity="critical", score=-1)
+    newest = burst(T0)  # 24 items in the last half hour
+    worst_newest = item(at=T0 - timedelta(seconds=30), text="bad and recent", severity="high", score=-0.9)
+    _process(engine, journey, [older_and_worse, *newest, worst_newest])
+    summary = _alert(engine, "negative_share").details["evidence"]
+    assert summary["total"] == 26  # every item of the window counted
+    examples = [e["id"] for e in summary["examples"]]
+    assert examples[0] == worst_newest.id and older_and_worse.id not in examples
+    assert all(t["term"] != "worst" for t in summary["top_terms"])
+
+    with Session(engine) as session:
+        start, end = T0 - timedelta(hours=1), T0
+        counts = (
+            select(_F.source, _F.channel, func.count())
+            .where(_F.stage == "pay", _F.kind != "journey_event", _F.occurred_at > start, _F.occurred_at <= end)
+            .group_by(_F.source, _F.channel)
+        )
+        if engine.dialect.name == "sqlite":
+            compiled = counts.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = " ".join(str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            assert "COVERING INDEX ix_acct_feedback_stage_occurred" in plan, plan
+        else:
+            definition = session.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_acct_feedback_stage_occurred'")
+            ).scalar_one()
+            assert "(stage, occurred_at, kind, source, channel)" in definition, definition
 
 
 def test_the_summary_is_refreshed_at_most_once_a_minute_and_its_window_moves_with_it(
