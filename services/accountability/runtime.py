@@ -195,6 +195,7 @@ class Runtime:
             alerts_topic=self.topics.alerts,
             now=self.clock(),
             settle=timedelta(seconds=self.settings.themes_settle_s),
+            nice=self.settings.themes_nice,
         )
         for stage, rule, transition in outcome.transitions:
             metrics.ALERTS.labels(stage, rule, transition).inc()

@@ -72,6 +72,9 @@ class AccountabilitySettings(CommonSettings):
     # themes, and how old a stored item must be before it is counted (a batch still committing is not skipped).
     themes_interval_s: float = Field(default=300.0, gt=0)
     themes_settle_s: float = Field(default=30.0, ge=0)
+    # How many steps (Linux nice) below the service the job's reading and ranking run: a busy machine stores the
+    # stream first and the themes wait (its writes keep the service's priority). 0: the same priority.
+    themes_nice: int = Field(default=10, ge=0, le=19)
     # The largest request body any route takes (every write is a small JSON document).
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # E-mail receivers (weekly digests) go out over SMTP: ACCOUNTABILITY_SMTP_HOST (unset: e-mail deliveries fail

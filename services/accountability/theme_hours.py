@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from services.accountability.bulk import bulk_insert
@@ -29,13 +30,25 @@ HOUR = timedelta(hours=1)
 ALL = "*"  # the theme that is every item of a stage; also the snapshot "stage" of the journey's drivers
 SEEN = "-"  # the membership a journey event gets: counted in no theme, but marked as read by the job
 LOOKBACK = timedelta(hours=1)  # each run looks this far behind its watermark for items it has not counted
-BATCH = 2000
+BATCH = 500  # items per transaction: its writes hold SQLite's lock ~75 ms (2,000: ~0.3 s, the store waited)
 LEAVE = "leave"  # the stage whose later reach counts as "the customer left"
 EXAMPLES = 3
 _ITEMS = ThemeItem.__table__  # type: ignore[attr-defined]
 _HOURS = ThemeHour.__table__  # type: ignore[attr-defined]
 PROGRESS = ThemeProgress.__table__  # type: ignore[attr-defined]
 JOB = "feedback"
+_T = TypeVar("_T")
+
+
+class Runner(Protocol):
+    """Where the job's reading and CPU work runs (its writes run in the caller's thread): `inline`, or a thread of
+    lower priority (theme_process), so that a busy machine stores the stream first."""
+
+    def __call__(self, work: Callable[[], _T]) -> _T: ...
+
+
+def inline(work: Callable[[], _T]) -> _T:
+    return work()
 
 
 def aware(when: datetime) -> datetime:
@@ -178,6 +191,7 @@ def counted_batch(
     now: datetime,
     read: Callable[[dict[str, Any]], Rows],
     moved: Callable[[Rows], dict[str, Any]],
+    compute: Runner = inline,
 ) -> int | None:
     """One batch of the job in its own transaction, holding the write lock only to write: the rows `read` finds
     after the committed watermark are read and their themes worked out first (no lock: on SQLite a write
@@ -185,11 +199,10 @@ def counted_batch(
     CPU); then, under the job's lock, they are counted and the watermark takes `moved(rows)`, and it commits.
     Returns the rows counted; None (nothing written) when another job moved the watermark in between."""
     seen = read_progress(session)
-    rows = read(seen)
+    rows, members = compute(lambda: _placed(journey, read(seen)))
     if not rows:
         session.commit()  # ends the read (PostgreSQL opened a transaction for it)
         return 0
-    members = membership(journey, rows)
     claimed = claim_progress(session, now)
     if any(claimed[mark] != seen[mark] for mark in _MARKS):
         session.commit()  # releases the lock; the claim wrote only the job's `updated_at`
@@ -200,16 +213,23 @@ def counted_batch(
     return len(rows)
 
 
-def count_new(session: Session, journey: JourneyMap, now: datetime, until: datetime, max_batches: int) -> int:
+def _placed(journey: JourneyMap, rows: Rows) -> tuple[Rows, list[dict[str, Any]]]:
+    return rows, membership(journey, rows) if rows else []
+
+
+def count_new(
+    session: Session, journey: JourneyMap, now: datetime, until: datetime, max_batches: int, compute: Runner = inline
+) -> int:
     """Count the items stored since the watermark, up to `until`, `max_batches` batches at most, each committed
     on its own; then the stragglers behind the watermark."""
     counted = 0
     for _ in range(max_batches):
-        done = counted_batch(session, journey, now, lambda seen: new_rows(session, seen, until), _stored_mark)
+        done = counted_batch(session, journey, now, lambda seen: new_rows(session, seen, until), _stored_mark, compute)
         counted += done or 0
         if done is not None and done < BATCH:
             break
-    return counted + (counted_batch(session, journey, now, lambda seen: straggler_rows(session, seen), _no_mark) or 0)
+    stragglers = counted_batch(session, journey, now, lambda seen: straggler_rows(session, seen), _no_mark, compute)
+    return counted + (stragglers or 0)
 
 
 def _no_mark(rows: Rows) -> dict[str, Any]:
@@ -230,8 +250,15 @@ def new_rows(session: Session, progress: Mapping[str, Any], until: datetime) -> 
     query = select(*[f[c] for c in _READ]).where(f.stored_at <= until)
     if progress["stored_at"] is not None:
         mark = aware(progress["stored_at"])
-        query = query.where(or_(f.stored_at > mark, and_(f.stored_at == mark, f.id > progress["item_id"])))
+        query = query.where(f.stored_at >= mark, _after(f.stored_at, f.id, mark, progress["item_id"]))
     return [dict(r) for r in session.execute(query.order_by(f.stored_at, f.id).limit(BATCH)).mappings()]
+
+
+def _after(when: Any, key: Any, mark: datetime, last: str) -> ColumnElement[bool]:
+    """Rows after (mark, last) in (when, key) order. The caller also bounds `when >= mark`: with that range
+    first, SQLite reads the index from the watermark in order and stops at the batch's end; with this OR alone
+    it read every row after the watermark and sorted them for each batch (0.18 s a batch with 580,000 left)."""
+    return or_(when > mark, and_(when == mark, key > last))
 
 
 def straggler_rows(session: Session, progress: Mapping[str, Any]) -> Rows:
@@ -251,9 +278,12 @@ def straggler_rows(session: Session, progress: Mapping[str, Any]) -> Rows:
     return [dict(r) for r in session.execute(query).mappings()]
 
 
-def recount_corrected(session: Session, journey: JourneyMap, now: datetime, until: datetime) -> int:
+def recount_corrected(
+    session: Session, journey: JourneyMap, now: datetime, until: datetime, compute: Runner = inline
+) -> int:
     """Items whose stage an operator corrected since the last run move to their new stage's themes (one batch)."""
-    return counted_batch(session, journey, now, lambda seen: corrected_rows(session, seen, until), _corrected_mark) or 0
+    read = lambda seen: corrected_rows(session, seen, until)  # noqa: E731
+    return counted_batch(session, journey, now, read, _corrected_mark, compute) or 0
 
 
 def corrected_rows(session: Session, progress: Mapping[str, Any], until: datetime) -> Rows:
@@ -262,7 +292,7 @@ def corrected_rows(session: Session, progress: Mapping[str, Any], until: datetim
     query = select(*[f[c] for c in _READ]).where(f.corrected_at.is_not(None), f.corrected_at <= until)
     if progress["corrected_at"] is not None:
         mark = aware(progress["corrected_at"])
-        query = query.where(or_(f.corrected_at > mark, and_(f.corrected_at == mark, f.id > progress["corrected_id"])))
+        query = query.where(f.corrected_at >= mark, _after(f.corrected_at, f.id, mark, progress["corrected_id"]))
     return [dict(r) for r in session.execute(query.order_by(f.corrected_at, f.id).limit(BATCH)).mappings()]
 
 

@@ -12,6 +12,12 @@ command line: it holds the database URL), and reads the outcome the child prints
 child writes what the job writes (counts, snapshots, alerts and their outbox rows) and commits; the service then
 counts the alert transitions in its metrics and wakes its dispatcher. Cancelling `run` kills the child: its
 transaction is rolled back, and the next run counts from the last committed batch.
+
+The job's reading and ranking (nearly all of its CPU) run in a thread of its own at a lower priority, `nice`
+(ACCOUNTABILITY_THEMES_NICE) steps below the service's: on a busy machine the kernel gives the cores to storing
+the stream, and the themes wait. Its writes run in the main thread at the service's priority: a write holds
+SQLite's lock on the whole database, and a lowered thread holding it would keep the store waiting instead. Linux
+sets a priority per thread; elsewhere the job runs at the service's priority.
 """
 
 from __future__ import annotations
@@ -21,12 +27,17 @@ import json
 import os
 import resource
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REQUEST_ENV = "JOURNEYLINE_THEME_JOB"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,17 @@ class ThemeJobFailed(Exception):
     """The child exited without an outcome."""
 
 
-async def run(*, database_url: str, journey_map: Path, alerts_topic: str, now: datetime, settle: timedelta) -> ThemeRun:
-    """Run the theme job once in a new process and wait for it."""
+async def run(
+    *, database_url: str, journey_map: Path, alerts_topic: str, now: datetime, settle: timedelta, nice: int = 0
+) -> ThemeRun:
+    """Run the theme job once in a new process and wait for it; its reading and ranking `nice` steps lower."""
     request = {
         "database_url": database_url,
         "journey_map": str(journey_map),
         "alerts_topic": alerts_topic,
         "now": now.isoformat(),
         "settle_s": settle.total_seconds(),
+        "nice": nice,
     }
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -76,6 +90,27 @@ async def run(*, database_url: str, journey_map: Path, alerts_topic: str, now: d
     return ThemeRun(**{**found, "transitions": [(stage, rule, name) for stage, rule, name in found["transitions"]]})
 
 
+class _InThread:
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+
+    def __call__(self, work: Callable[[], _T]) -> _T:
+        return self.pool.submit(work).result()
+
+
+@contextmanager
+def lowered(nice: int) -> Iterator[_InThread]:
+    """A runner whose work runs in one thread `nice` steps below this one's priority (Linux: a thread's own)."""
+
+    def lower() -> None:
+        if nice and sys.platform == "linux":
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + nice))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="themes-compute", initializer=lower) as pool:
+        yield _InThread(pool)
+
+
 def main() -> int:
     """The child: one run of the job, its outcome printed as one line of JSON."""
     from sqlmodel import Session  # late: the parent imports this module without the job's dependencies
@@ -89,13 +124,14 @@ def main() -> int:
     request = json.loads(os.environ[REQUEST_ENV])
     engine = make_engine(request["database_url"])
     try:
-        with Session(engine, expire_on_commit=False) as session:
+        with Session(engine, expire_on_commit=False) as session, lowered(request.get("nice", 0)) as compute:
             outcome = run_job(
                 session=session,
                 journey=load_journey_map(Path(request["journey_map"])),
                 now=datetime.fromisoformat(request["now"]),
                 alerts_topic=request["alerts_topic"],
                 settle=timedelta(seconds=request["settle_s"]),
+                compute=compute,
             )
             session.commit()
             transitions = [(t.alert.stage, t.alert.rule_id, t.name) for t in outcome.transitions]

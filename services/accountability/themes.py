@@ -56,7 +56,9 @@ from services.accountability.theme_figures import (
 from services.accountability.theme_hours import (
     ALL,
     LEAVE,
+    Runner,
     count_new,
+    inline,
     read_first_seen,
     read_left_at,
     read_theme_sums,
@@ -288,8 +290,9 @@ def run_job(
     now: datetime,
     alerts_topic: str,
     settle: timedelta = timedelta(0),
-    max_batches: int = 50,
+    max_batches: int = 200,
     windows: Sequence[str] = tuple(WINDOWS),
+    compute: Runner = inline,
 ) -> JobOutcome:
     """Count newly stored items, re-rank every window, apply `emerging_theme` rules.
 
@@ -297,15 +300,21 @@ def run_job(
     and counting 100,000 items and ranking every window takes a minute of CPU. So the counting commits batch by
     batch, each holding the lock only for its writes (theme_hours.counted_batch), the windows are ranked by
     reading alone, and the snapshots, the rules' alerts and their deliveries are written together at the end
-    (the caller commits that last part)."""
+    (the caller commits that last part). Reading and ranking run in `compute` (theme_process: a thread of lower
+    priority), the writes in the caller's thread."""
     outcome = JobOutcome()
     until = now - settle
-    outcome.counted = count_new(session, journey, now, until, max_batches)
-    outcome.recounted = recount_corrected(session, journey, now, until)
-    left_at = read_left_at(session) if journey.stage(LEAVE) else {}
-    ranked: list[ThemeSnapshot] = []
-    for window in windows:  # reading only: no lock is held while ranking
-        ranked += snapshot_window(session=session, journey=journey, window=window, now=now, left_at=left_at)
+    outcome.counted = count_new(session, journey, now, until, max_batches, compute)
+    outcome.recounted = recount_corrected(session, journey, now, until, compute)
+
+    def rank() -> list[ThemeSnapshot]:  # reading only: no lock is held while ranking
+        left_at = read_left_at(session) if journey.stage(LEAVE) else {}
+        ranked: list[ThemeSnapshot] = []
+        for window in windows:
+            ranked += snapshot_window(session=session, journey=journey, window=window, now=now, left_at=left_at)
+        return ranked
+
+    ranked = compute(rank)
     for snapshot in ranked:
         session.merge(snapshot)
     outcome.snapshots = len(ranked)
