@@ -8,7 +8,7 @@ so `GET /v1/alerts/{id}/evidence` lists the same items later, whatever arrived s
 The summary (counts by source and channel, top terms, up to five representative items) is computed when the alert
 opens and when it reopens; and at most once per `REFRESH_EVERY` of the clock while the alert keeps firing: an
 item alert's on its next update (a handful of items) and when an update is announced, a window alert's by
-`refresh_due`, which the alert evaluator runs outside the consumer's transactions. A window's summary reads the whole window (at
+`refresh_due`, which the alert evaluator runs outside the consumer's transactions. A window's summary counts the whole window (at
 2,000 events/s, tens of thousands of items: up to a second for four alerts), and inside the consumer's batch it
 held the store's write lock every minute, stalling every stored item behind it (docs/performance.md). The work is
 bounded either way: one count by source and channel, read from an index alone, and the window's newest

@@ -282,7 +282,10 @@ def recount_corrected(
     session: Session, journey: JourneyMap, now: datetime, until: datetime, compute: Runner = inline
 ) -> int:
     """Items whose stage an operator corrected since the last run move to their new stage's themes (one batch)."""
-    read = lambda seen: corrected_rows(session, seen, until)  # noqa: E731
+
+    def read(seen: dict[str, Any]) -> Rows:
+        return corrected_rows(session, seen, until)
+
     return counted_batch(session, journey, now, read, _corrected_mark, compute) or 0
 
 
