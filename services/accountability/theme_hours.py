@@ -4,7 +4,6 @@ correction takes out exactly what an item counted."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -32,7 +31,6 @@ SEEN = "-"  # the membership a journey event gets: counted in no theme, but mark
 LOOKBACK = timedelta(hours=1)  # each run looks this far behind its watermark for items it has not counted
 BATCH = 500  # items per transaction: its writes hold SQLite's lock ~75 ms (2,000: ~0.3 s, the store waited)
 LEAVE = "leave"  # the stage whose later reach counts as "the customer left"
-EXAMPLES = 3
 _ITEMS = ThemeItem.__table__  # type: ignore[attr-defined]
 _HOURS = ThemeHour.__table__  # type: ignore[attr-defined]
 PROGRESS = ThemeProgress.__table__  # type: ignore[attr-defined]
@@ -324,53 +322,3 @@ def read_theme_sums(
 def window_bounds(now: datetime, span: timedelta) -> tuple[datetime, datetime]:
     """(start, end) hour keys of the window ending now: the start moves back to its hour."""
     return floor_hour(now - span), hour_of(now)
-
-
-def read_left_at(session: Session) -> dict[str, datetime]:
-    """Each customer's last item in `leave`."""
-    f = columns(FeedbackItem)
-    query = (
-        select(f.customer_id, func.max(f.occurred_at))
-        .where(f.stage == LEAVE, f.customer_id.is_not(None))
-        .group_by(f.customer_id)
-    )
-    return {c: aware(t) for c, t in session.execute(query)}
-
-
-def read_first_seen(session: Session, start: datetime, now: datetime) -> dict[str, dict[str, datetime]]:
-    """Per stage (not `leave`): each customer's first item in the window."""
-    f = columns(FeedbackItem)
-    query = (
-        select(f.stage, f.customer_id, func.min(f.occurred_at))
-        .where(f.occurred_at > start, f.occurred_at <= now, f.customer_id.is_not(None), f.stage != LEAVE)
-        .group_by(f.stage, f.customer_id)
-    )
-    out: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for stage, customer, first in session.execute(query):
-        out[stage][customer] = aware(first)
-    return out
-
-
-def theme_members(
-    session: Session, stage: str, keys: Sequence[str], start: datetime, now: datetime
-) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
-    """For the listed themes of a stage in the window: their customers, and their latest few item ids."""
-    if not keys:
-        return {}, {}
-    t, f = _ITEMS.c, columns(FeedbackItem)
-    query = (
-        select(t.theme, t.item_id, t.occurred_at, f.customer_id)
-        .join_from(_ITEMS, FeedbackItem.__table__, f.id == t.item_id)  # type: ignore[attr-defined]
-        .where(t.stage == stage, t.theme.in_(list(keys)), t.occurred_at > start, t.occurred_at <= now)
-    )
-    customers: dict[str, set[str]] = defaultdict(set)
-    latest: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for theme, item_id, occurred_at, customer in session.execute(query):
-        if customer is not None:
-            customers[theme].add(customer)
-        latest[theme].append((aware(occurred_at), item_id))
-    examples = {
-        theme: [i for _, i in sorted(found, key=lambda x: (-x[0].timestamp(), x[1]))[:EXAMPLES]]
-        for theme, found in latest.items()
-    }
-    return customers, examples

@@ -40,6 +40,7 @@ from services.accountability.models import (
 )
 from services.accountability.outbox import enqueue_transition
 from services.accountability.scorecard import WINDOWS, parse_duration
+from services.accountability.theme_customers import read_first_seen, read_left_at, theme_members
 from services.accountability.theme_figures import (
     Leavers,
     Sums,
@@ -59,11 +60,8 @@ from services.accountability.theme_hours import (
     Runner,
     count_new,
     inline,
-    read_first_seen,
-    read_left_at,
     read_theme_sums,
     recount_corrected,
-    theme_members,
     window_bounds,
 )
 from services.accountability.theme_phrases import PIN, merge_phrases
