@@ -125,6 +125,12 @@ def scope(alert: Alert) -> tuple[datetime | None, datetime | None, list[str] | N
     return start, end, None
 
 
+def items_stage(alert: Alert) -> str | None:
+    """The stage the alert's items are read from: a window alert's own; None for an item alert, whose items are
+    the ones that triggered it, whatever their stage."""
+    return alert.stage if is_window_kind(alert.rule_kind) else None
+
+
 def clauses(alert: Alert) -> list[Clause]:
     """WHERE clauses for the items behind the alert, beside `FeedbackQuery(stage=..., since=..., until=...)`."""
     _, _, ids = scope(alert)
@@ -175,10 +181,13 @@ def _grouped(counts: list[tuple[str, int]]) -> dict[str, int]:
 def summarize(
     *, session: Session, stage: str, start: datetime | None, end: datetime | None, ids: list[str] | None
 ) -> dict[str, Any]:
-    """The evidence summary of a stage's items in (start, end], or of the given items of the stage."""
-    where: list[ColumnElement[bool]] = [_F.stage == stage, _F.kind != Kind.journey_event.value]
+    """The evidence summary of a stage's items in (start, end], or of the given items, whatever their stage (a
+    moment of truth belongs to its moment's stage: a customer's third contact about a bill is `get_help`'s)."""
+    where: list[ColumnElement[bool]] = [_F.kind != Kind.journey_event.value]
     if ids is not None:
         where.append(_F.id.in_(ids) if ids else _F.id.is_(None))
+    else:
+        where.append(_F.stage == stage)
     if start is not None:
         where.append(_F.occurred_at > start)
     if end is not None:

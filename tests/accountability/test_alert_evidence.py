@@ -120,7 +120,7 @@ def _evidence_ids(engine: Engine, alert: Alert) -> list[str]:
     from services.accountability import search
 
     start, end, _ = evidence.scope(alert)
-    query = search.FeedbackQuery(stage=alert.stage, since=start, until=end)
+    query = search.FeedbackQuery(stage=evidence.items_stage(alert), since=start, until=end)
     found: list[str] = []
     cursor = None
     with Session(engine) as session:
@@ -208,6 +208,22 @@ def test_a_window_summary_reads_its_newest_items_and_counts_from_the_index_alone
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_acct_feedback_stage_occurred'")
             ).scalar_one()
             assert "(stage, occurred_at, kind, source, channel)" in definition, definition
+
+
+def test_a_moment_of_truths_evidence_is_the_contacts_that_made_it_whatever_their_stage(
+    engine: Engine, journey: JourneyMap
+) -> None:
+    """The third contact in 30 days is `get_help`'s moment; a customer's three contacts about a bill are `pay`
+    items. They are the alert's evidence: in its summary and in the items its owners page through."""
+    contacts = [
+        item(customer="c-bill", at=T0 - timedelta(days=d), text=f"still no refund, contact {3 - d}") for d in (2, 1, 0)
+    ]
+    _process(engine, journey, contacts)
+    alert = _alert(engine, "moment_of_truth")
+    assert alert.stage == "get_help"
+    summary = alert.details["evidence"]
+    assert summary["total"] >= 1 and contacts[-1].id in {e["id"] for e in summary["examples"]}
+    assert contacts[-1].id in _evidence_ids(engine, alert)
 
 
 def test_the_summary_is_refreshed_at_most_once_a_minute_and_its_window_moves_with_it(
