@@ -134,10 +134,9 @@ def items_stage(alert: Alert) -> str | None:
 def clauses(alert: Alert) -> list[Clause]:
     """WHERE clauses for the items behind the alert, beside `FeedbackQuery(stage=..., since=..., until=...)`."""
     _, _, ids = scope(alert)
-    found: list[Clause] = [_F.kind != Kind.journey_event.value]
-    if ids is not None:
-        found.append(_F.id.in_(ids) if ids else _F.id.is_(None))
-    return found
+    if ids is None:  # a window's feedback, not the journey events in it
+        return [_F.kind != Kind.journey_event.value]
+    return [_F.id.in_(ids) if ids else _F.id.is_(None)]  # what triggered it: a 100th order is a journey event
 
 
 def tokens(text: str) -> list[str]:
@@ -181,13 +180,14 @@ def _grouped(counts: list[tuple[str, int]]) -> dict[str, int]:
 def summarize(
     *, session: Session, stage: str, start: datetime | None, end: datetime | None, ids: list[str] | None
 ) -> dict[str, Any]:
-    """The evidence summary of a stage's items in (start, end], or of the given items, whatever their stage (a
-    moment of truth belongs to its moment's stage: a customer's third contact about a bill is `get_help`'s)."""
-    where: list[ColumnElement[bool]] = [_F.kind != Kind.journey_event.value]
-    if ids is not None:
+    """The evidence summary of a stage's feedback in (start, end], or of the given items, whatever their stage and
+    kind (a moment of truth belongs to its moment's stage: a third contact about a bill is `get_help`'s, and a
+    100th order is a journey event)."""
+    where: list[ColumnElement[bool]] = []
+    if ids is not None:  # what triggered it, journey events too (a 100th order)
         where.append(_F.id.in_(ids) if ids else _F.id.is_(None))
     else:
-        where.append(_F.stage == stage)
+        where += [_F.stage == stage, _F.kind != Kind.journey_event.value]
     if start is not None:
         where.append(_F.occurred_at > start)
     if end is not None:

@@ -22,7 +22,7 @@ from services.cli.embedded import free_port
 from shared.journey import JourneyMap
 from shared.models import Channel, ClassifiedFeedback
 from shared.settings import KafkaSettings
-from tests.accountability.factories import T0, MovableClock, classified
+from tests.accountability.factories import T0, MovableClock, classified, journey_event
 from tests.accountability.harness import ADMIN, READ, eventually, produce, read_topic, running, settings_for
 from tests.accountability.receiver import WebhookReceiver
 
@@ -224,6 +224,14 @@ def test_a_moment_of_truths_evidence_is_the_contacts_that_made_it_whatever_their
     summary = alert.details["evidence"]
     assert summary["total"] >= 1 and contacts[-1].id in {e["id"] for e in summary["examples"]}
     assert contacts[-1].id in _evidence_ids(engine, alert)
+
+
+def test_a_hundredth_orders_evidence_is_the_order_that_made_it(engine: Engine, journey: JourneyMap) -> None:
+    orders = [journey_event(customer="c-100", at=T0 - timedelta(minutes=200 - i)) for i in range(100)]
+    _process(engine, journey, orders)
+    alert = _alert(engine, "moment_of_truth")
+    assert alert.stage == "buy" and alert.details["evidence"]["total"] == 1
+    assert _evidence_ids(engine, alert) == [orders[-1].id]
 
 
 def test_the_summary_is_refreshed_at_most_once_a_minute_and_its_window_moves_with_it(
