@@ -110,7 +110,7 @@ def get_evidence(
     Pass `next_cursor` as `cursor` until it is null."""
     alert = _alert(session, alert_id)
     start, end, _ids = evidence.scope(alert)
-    query = search.FeedbackQuery(stage=evidence.items_stage(alert), since=start, until=end)
+    query = search.FeedbackQuery(since=start, until=end)  # the stage, if any, is in evidence.clauses
     try:
         rows, next_cursor = search.page(
             session=session, query=query, limit=limit, cursor=cursor, order="newest", extra=evidence.clauses(alert)

@@ -125,18 +125,19 @@ def scope(alert: Alert) -> tuple[datetime | None, datetime | None, list[str] | N
     return start, end, None
 
 
-def items_stage(alert: Alert) -> str | None:
-    """The stage the alert's items are read from: a window alert's own; None for an item alert, whose items are
-    the ones that triggered it, whatever their stage."""
-    return alert.stage if is_window_kind(alert.rule_kind) else None
+def items(stage: str, ids: list[str] | None) -> list[ColumnElement[bool]]:
+    """Which items are behind an alert, beside its window's time bounds: a window alert's are its stage's feedback
+    (`ids` None); an item alert's are the ones that triggered it, whatever their stage and kind (a moment of truth
+    belongs to its moment's stage: a third contact about a bill is `get_help`'s, and a 100th order is a journey
+    event). The summary, the evidence endpoint, the board and the follow-ups all read them through this."""
+    if ids is None:
+        return [_F.stage == stage, _F.kind != Kind.journey_event.value]
+    return [_F.id.in_(ids) if ids else _F.id.is_(None)]
 
 
 def clauses(alert: Alert) -> list[Clause]:
-    """WHERE clauses for the items behind the alert, beside `FeedbackQuery(stage=..., since=..., until=...)`."""
-    _, _, ids = scope(alert)
-    if ids is None:  # a window's feedback, not the journey events in it
-        return [_F.kind != Kind.journey_event.value]
-    return [_F.id.in_(ids) if ids else _F.id.is_(None)]  # what triggered it: a 100th order is a journey event
+    """WHERE clauses for the items behind the alert, beside `FeedbackQuery(since=..., until=...)` of its scope."""
+    return list(items(alert.stage, scope(alert)[2]))
 
 
 def tokens(text: str) -> list[str]:
@@ -180,14 +181,8 @@ def _grouped(counts: list[tuple[str, int]]) -> dict[str, int]:
 def summarize(
     *, session: Session, stage: str, start: datetime | None, end: datetime | None, ids: list[str] | None
 ) -> dict[str, Any]:
-    """The evidence summary of a stage's feedback in (start, end], or of the given items, whatever their stage and
-    kind (a moment of truth belongs to its moment's stage: a third contact about a bill is `get_help`'s, and a
-    100th order is a journey event)."""
-    where: list[ColumnElement[bool]] = []
-    if ids is not None:  # what triggered it, journey events too (a 100th order)
-        where.append(_F.id.in_(ids) if ids else _F.id.is_(None))
-    else:
-        where += [_F.stage == stage, _F.kind != Kind.journey_event.value]
+    """The evidence summary of a stage's feedback in (start, end], or of the given items (`items`)."""
+    where = items(stage, ids)
     if start is not None:
         where.append(_F.occurred_at > start)
     if end is not None:

@@ -37,11 +37,11 @@ def followup_id(alert_id: str, round_: int, feedback_id: str) -> str:
 def request(*, session: Session, alert: Alert, now: datetime, topic: str, limit: int, stage_name: str) -> int:
     """Queue one follow-up per customer behind the alert (most negative item first); return how many."""
     start, end, ids = evidence.scope(alert)
-    query = select(FeedbackItem).where(_F.customer_id.is_not(None), _F.kind != Kind.journey_event.value)
-    if ids is not None:  # the items that triggered it, whatever their stage
-        query = query.where(_F.id.in_(ids or [""]))
-    else:
-        query = query.where(_F.stage == alert.stage, _F.occurred_at > start, _F.occurred_at <= end)
+    query = select(FeedbackItem).where(
+        *evidence.items(alert.stage, ids), _F.customer_id.is_not(None), _F.kind != Kind.journey_event.value
+    )
+    if ids is None:
+        query = query.where(_F.occurred_at > start, _F.occurred_at <= end)
     rows = session.execute(query.order_by(_F.sentiment_score, _F.occurred_at.desc()).limit(limit * 5)).scalars()
     round_ = len((alert.details or {}).get("reopened", []))
     chosen: dict[str, FeedbackItem] = {}

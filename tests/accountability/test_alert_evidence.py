@@ -120,7 +120,7 @@ def _evidence_ids(engine: Engine, alert: Alert) -> list[str]:
     from services.accountability import search
 
     start, end, _ = evidence.scope(alert)
-    query = search.FeedbackQuery(stage=evidence.items_stage(alert), since=start, until=end)
+    query = search.FeedbackQuery(since=start, until=end)
     found: list[str] = []
     cursor = None
     with Session(engine) as session:

@@ -66,7 +66,7 @@ def alert_page(alert_id: str, request: Request) -> Response:
             alert = _alert_or_404(session, alert_id)
             public = alerts_api.alert_public(session, alert, deliveries=True)
             start, end, _ids = evidence.scope(alert)
-            query = search.FeedbackQuery(stage=alert.stage, since=start, until=end)
+            query = search.FeedbackQuery(since=start, until=end)  # the stage, if any, is in evidence.clauses
             rows, nxt, page_error = evidence_page(session, query, cursor, evidence.clauses(alert))
             from services.accountability import outbox
 
