@@ -278,7 +278,18 @@ def enqueue_digests(
     force: bool = False,
 ) -> dict[str, int]:
     """Every team's digest (teams with a stage or a shout-out and an e-mail or Slack receiver) and the leadership
-    digest. `only`: one audience (a team id or "leadership"). Returns rows added per audience."""
+    digest. `only`: one audience (a team id or "leadership"). Returns rows added per audience.
+
+    The service checks every few minutes from the digest's time to the week's end: once every audience that has a
+    receiver has had this week's digest, the check reads nothing of the week (it read every item of the week
+    each time, 3.5 s under load at 2,000 events/s, with the store waiting for the interpreter meanwhile)."""
+    if not force:
+        audiences = _with_receivers(session, leadership_emails, leadership_slack, only)
+        week = iso_week(now, tz)
+        d = columns(DigestRun)
+        sent = set(session.execute(select(d.audience).where(d.week == week)).scalars())
+        if audiences <= sent:
+            return dict.fromkeys(sorted(audiences), 0)
     data = read_week(session=session, journey=journey, now=now, tz=tz)
     added: dict[str, int] = {}
     for team_id, team in sorted(data.teams.items()):
@@ -295,6 +306,15 @@ def enqueue_digests(
             figures = leadership_figures(data)
             added[LEADERSHIP] = enqueue(session=session, figures=figures, recipients=recipients, now=now, force=force)
     return added
+
+
+def _with_receivers(session: Session, emails: str, slack_url: str, only: str | None) -> set[str]:
+    """The audiences that could be sent a digest: teams with an e-mail or Slack receiver, and leadership if it has
+    one (`only`: that audience alone)."""
+    audiences = {t.id for t in session.execute(select(Team)).scalars() if team_recipients(t)}
+    if leadership_recipients(emails, slack_url):
+        audiences.add(LEADERSHIP)
+    return audiences if only is None else audiences & {only}
 
 
 def due(now: datetime, *, weekday: int, hour: int, tz: str) -> bool:

@@ -304,6 +304,29 @@ def test_digests_are_queued_once_a_week_per_audience(engine: Engine, journey: Jo
     assert "Lee (agent, routed to sales)" in leadership and "Per team:" in leadership
 
 
+def test_once_the_weeks_digests_are_out_a_check_reads_nothing_of_the_week(
+    engine: Engine, journey: JourneyMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(engine, journey)
+    reads: list[datetime] = []
+    read_week = digest.read_week
+
+    def counted(**kw: Any) -> digest.WeekData:
+        reads.append(kw["now"])
+        return read_week(**kw)
+
+    monkeypatch.setattr(digest, "read_week", counted)
+    assert _enqueue(engine, journey, only="billing") == {"billing": 1}
+    assert len(reads) == 1
+    assert _enqueue(engine, journey) == {"billing": 0, "leadership": 1}  # leadership has not had it: read again
+    assert len(reads) == 2
+    assert _enqueue(engine, journey) == {"billing": 0, "leadership": 0}  # every audience has: nothing read
+    assert _enqueue(engine, journey, only="leadership") == {"leadership": 0}
+    assert len(reads) == 2
+    assert _enqueue(engine, journey, only="billing", force=True) == {"billing": 1}  # "send now" reads the week
+    assert len(reads) == 3
+
+
 class _Inbox:
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
