@@ -196,6 +196,7 @@ class Runtime:
             now=self.clock(),
             settle=timedelta(seconds=self.settings.themes_settle_s),
             nice=self.settings.themes_nice,
+            write_share=self.settings.themes_write_share,
         )
         for stage, rule, transition in outcome.transitions:
             metrics.ALERTS.labels(stage, rule, transition).inc()

@@ -75,6 +75,9 @@ class AccountabilitySettings(CommonSettings):
     # How many steps (Linux nice) below the service the job's reading and ranking run: a busy machine stores the
     # stream first and the themes wait (its writes keep the service's priority). 0: the same priority.
     themes_nice: int = Field(default=10, ge=0, le=19)
+    # SQLite: the largest share of the time the job's writes may hold the database's lock (it pauses after each
+    # batch for the rest); 1: no pause. PostgreSQL's writes do not lock the store out: no pause there.
+    themes_write_share: float = Field(default=0.2, gt=0, le=1)
     # The largest request body any route takes (every write is a small JSON document).
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # E-mail receivers (weekly digests) go out over SMTP: ACCOUNTABILITY_SMTP_HOST (unset: e-mail deliveries fail

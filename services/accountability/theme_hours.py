@@ -4,6 +4,7 @@ correction takes out exactly what an item counted."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -39,14 +40,26 @@ _T = TypeVar("_T")
 
 
 class Runner(Protocol):
-    """Where the job's reading and CPU work runs (its writes run in the caller's thread): `inline`, or a thread of
-    lower priority (theme_process), so that a busy machine stores the stream first."""
+    """Where the job's reading and CPU work runs (its writes run in the caller's thread), and what it does after
+    each write: `inline` (nothing), or theme_process's runner (a thread of lower priority, and a pause after each
+    write so that the job holds SQLite's lock for a bounded share of the time), so that a busy machine stores the
+    stream first."""
 
     def __call__(self, work: Callable[[], _T]) -> _T: ...
 
+    def wrote(self, held: float) -> None:
+        """A write held the database's lock `held` seconds (its transaction is committed)."""
 
-def inline(work: Callable[[], _T]) -> _T:
-    return work()
+
+class _Inline:
+    def __call__(self, work: Callable[[], _T]) -> _T:
+        return work()
+
+    def wrote(self, held: float) -> None:
+        pass
+
+
+inline: Runner = _Inline()
 
 
 def aware(when: datetime) -> datetime:
@@ -202,12 +215,14 @@ def counted_batch(
         session.commit()  # ends the read (PostgreSQL opened a transaction for it)
         return 0
     claimed = claim_progress(session, now)
+    locked = time.perf_counter()  # the claim's write took the lock (on SQLite, of the whole database)
     if any(claimed[mark] != seen[mark] for mark in _MARKS):
         session.commit()  # releases the lock; the claim wrote only the job's `updated_at`
         return None
     count_items(session=session, journey=journey, rows=rows, members=members)
     session.execute(update(PROGRESS).where(PROGRESS.c.name == JOB).values(**moved(rows), updated_at=now))
     session.commit()
+    compute.wrote(time.perf_counter() - locked)
     return len(rows)
 
 

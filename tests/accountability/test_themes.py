@@ -621,18 +621,42 @@ def test_the_jobs_reading_and_ranking_run_in_its_runner_and_its_writes_do_not(
     for module, name in ((theme_hours, "membership"), (themes, "snapshot_window"), (theme_hours, "count_items")):
         noting(module, name)
 
-    def runner(work: Any) -> Any:
-        inside.on = True
-        try:
-            return work()
-        finally:
-            inside.on = False
+    class Runner:
+        def __init__(self) -> None:
+            self.held: list[float] = []
 
+        def __call__(self, work: Any) -> Any:
+            inside.on = True
+            try:
+                return work()
+            finally:
+                inside.on = False
+
+        def wrote(self, held: float) -> None:  # after each batch's commit, in the caller's thread
+            assert not getattr(inside, "on", False)
+            self.held.append(held)
+
+    monkeypatch.setattr(theme_hours, "BATCH", 5)
+    runner = Runner()
     with Session(engine, expire_on_commit=False) as session:
         outcome = run_job(session=session, journey=journey, now=T0, alerts_topic=TOPIC, compute=runner)
         session.commit()
-    assert outcome.counted > 0 and outcome.snapshots > 0
+    assert outcome.counted > 5 and outcome.snapshots > 0
     assert where == {"membership": {True}, "snapshot_window": {True}, "count_items": {False}}
+    assert len(runner.held) == -(-outcome.counted // 5)  # one pause after each batch written, none after a read
+    assert all(held > 0 for held in runner.held)
+
+
+def test_the_job_pauses_after_each_write_for_the_rest_of_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(theme_process.time, "sleep", slept.append)
+    with theme_process.lowered(0, write_share=0.2) as run:
+        run.wrote(0.1)  # held the lock 0.1 s: 0.4 s more makes it a fifth of the time
+    with theme_process.lowered(0) as run:
+        run.wrote(0.1)  # a share of 1: no pause
+    assert slept == [pytest.approx(0.4)]
+    with pytest.raises(ValueError, match="write_share"), theme_process.lowered(0, write_share=0):
+        pass
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a priority per thread is Linux's")
