@@ -28,7 +28,7 @@ import orjson
 from sqlmodel import Session
 
 from bench.e2e_watch import LagSampler, Results, Service, StoreWatcher, consumer_lag
-from bench.load import SLICE_S, HttpConnection, by_slice, cpu_seconds, percentile, rss_mib
+from bench.load import SLICE_S, HttpConnection, by_slice, cpu_seconds, percentile, process_family, rss_mib
 from services.cli.brokers import broker_kind, make_broker
 from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
@@ -218,6 +218,7 @@ def _run(args: argparse.Namespace) -> int:
             asyncio.run(_load(services[0].port, key, warm, rate=args.rate, duration=args.warmup, batch=args.batch))
             print(f"e2e warm-up: {warm.sent} events in {args.warmup:.0f}s at the same rate, not counted")
         rss_start = {name: rss_mib(pid) for name, pid in pids.items()}
+        throughout = {name: set(process_family(pid)) for name, pid in pids.items()}
         pids[BENCH] = os.getpid()  # the services are its children: its own CPU is counted without theirs
         cpu_start = {name: cpu_seconds(pid, children=name != BENCH) for name, pid in pids.items()}
         load_started = time.monotonic()
@@ -247,9 +248,10 @@ def _run(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         watcher.halt.set()
         watcher.join(5)
-        rss_end = {name: rss_mib(pid) for name, pid in pids.items()}
+        rss_end = {name: rss_mib(pids[name], only=members) for name, members in throughout.items()}
+        rss_new = {name: rss_mib(pids[name]) - rss_end[name] for name in throughout}
         print(f"e2e: after the run {_machine()}")
-        return _report(args, results, achieved, rss_idle, rss_start, rss_end)
+        return _report(args, results, achieved, rss_idle, rss_start, rss_end, rss_new)
     finally:
         for service in reversed(services):
             if service.process.poll() is None:
@@ -271,7 +273,11 @@ def _report(
     idle: dict[str, float],
     start: dict[str, float],
     end: dict[str, float],
+    new: dict[str, float],
 ) -> int:
+    """`end`: the memory of the processes that ran from the load's start (a service and its workers); `new`: of
+    those a service started since, still running (accountability's theme job: a new process each run, gone when
+    it ends), reported apart."""
     accepted = results.sent_at
     stored = [i for i in accepted if i in results.seen_at]
     visible = [results.seen_at[i] - accepted[i] for i in stored]
@@ -299,6 +305,8 @@ def _report(
             " (the broker: Tansu keeps records in memory; Kafka's JVM heap and page cache)" if name == "broker" else ""
         )
         before = f"idle={idle[name]:.0f}MiB after warm-up " if args.warmup > 0 else ""
+        if new[name] >= 1:
+            note += f"; {new[name]:.0f}MiB more in processes it started during the load, still running"
         print(
             f"e2e rss {name}: {before}start={start[name]:.0f}MiB end={end[name]:.0f}MiB growth={growth:+.0f}MiB{note}"
         )

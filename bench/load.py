@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 
@@ -17,10 +17,12 @@ def process_family(pid: int) -> list[int]:
     return [pid]
 
 
-def rss_mib(pid: int) -> float:
-    """VmRSS of a process and its children, in MiB (from /proc/<pid>/status)."""
+def rss_mib(pid: int, only: Collection[int] | None = None) -> float:
+    """VmRSS of a process and its children, in MiB (from /proc/<pid>/status); with `only`, of those among them."""
     total = 0
     for each in process_family(pid):
+        if only is not None and each not in only:
+            continue
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{each}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
