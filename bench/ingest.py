@@ -25,7 +25,7 @@ import orjson
 import uvloop
 from sqlmodel import Session
 
-from bench.load import HttpConnection, cpu_seconds, percentile
+from bench.load import HttpConnection, broker_cpu_seconds, cpu_seconds, percentile
 from services.cli.brokers import broker_kind, make_broker
 from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
@@ -216,12 +216,6 @@ async def _closed_loop(
     return int(len(latencies) / elapsed), latencies, statuses
 
 
-def _broker_cpu(broker: Any) -> float:
-    """CPU seconds of the broker the bench started (0 for one given with --bootstrap)."""
-    process = getattr(broker, "process", None)
-    return cpu_seconds(process.pid) if process is not None else 0.0
-
-
 def _start_service(
     env: dict[str, str], port: int, log: Path, *, app: str = "services.ingest.main:app", workers: int = 1
 ) -> subprocess.Popen[bytes]:
@@ -339,18 +333,17 @@ def _run(args: argparse.Namespace) -> int:
         gc.freeze()
         gc.disable()
         try:
-            started, cpu, broker_cpu = time.perf_counter(), cpu_seconds(proc.pid), _broker_cpu(broker)
+            started, cpu, broker_cpu = time.perf_counter(), cpu_seconds(proc.pid), broker_cpu_seconds(broker)
             latencies, errors = uvloop.run(_latency(port, key, _payloads(n, "single"), rate))
             achieved, cpu = n / (time.perf_counter() - started), cpu_seconds(proc.pid) - cpu
-            broker_cpu = _broker_cpu(broker) - broker_cpu
+            broker_cpu = broker_cpu_seconds(broker) - broker_cpu
         finally:
             gc.enable()
         print(
             f"single events at {rate} req/s (achieved {achieved:,.0f}) for {args.seconds:g}s: "
             f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, max {percentile(latencies, 100) * 1000:.1f} ms, "
-            f"server CPU {cpu / max(1, n) * 1000:.3f} ms/request"
-            + (f" (broker {broker_cpu / max(1, n) * 1000:.3f})" if broker is not None else "")
-            + f", non-202 {errors}  (target p99 < 50 ms)",
+            f"server CPU {cpu / max(1, n) * 1000:.3f} ms/request (broker {broker_cpu / max(1, n) * 1000:.3f}), "
+            f"non-202 {errors}  (target p99 < 50 ms)",
             flush=True,
         )
         print(f"ratio batch/bare         {path / bare:>10.2f}   (target >= 0.80)", flush=True)

@@ -41,6 +41,12 @@ def cpu_seconds(pid: int, *, children: bool = True) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def broker_cpu_seconds(broker: object) -> float:
+    """CPU seconds of a broker a bench started as a process; NaN (not measured) for any other."""
+    process = getattr(broker, "process", None)
+    return cpu_seconds(process.pid) if process is not None else float("nan")
+
+
 SLICE_S = 30.0
 
 

@@ -47,12 +47,14 @@ CONNECTIONS = 64
 # 4 000 records/s): without fair admission the quiet source's events time out behind the flood (checked).
 PRODUCE_TIMEOUT = "5"
 INFLIGHT_CAP = 20_000
-# Fair admission keeps a few thousand records at most waiting for the broker, each with its parsed payload, canonical
-# event and encoded value (a few KiB all told: ~10-20 MiB); at most 4 of the flood's requests wait for room holding
-# their parsed bodies (~1 MiB each); uvicorn reads the bodies of the 64 requests (at most ~130 KiB each: ~8 MiB);
-# plus what the allocator keeps. Measured: 11-19 MiB. A queue bounded only by the cap would hold 20 000 records;
-# an unbounded one the flood's whole offer, well over 100 000 records (hundreds of MiB) during the test.
-RSS_GROWTH_BOUND = 64 * 1024 * 1024
+# Fair admission holds the records waiting for the broker to a budget that grows, while acknowledgements come in
+# time, up to the cap: each record holds its parsed payload, canonical event and encoded value (~3 KiB all told); at
+# most 4 of the flood's requests wait for room holding their parsed bodies (~1 MiB each); uvicorn reads the bodies of
+# the 64 requests (at most ~130 KiB each: ~8 MiB); plus what the allocator keeps. Measured: 11-19 MiB on a machine
+# busy with other runs (a late broker kept the budget at a few thousand records), 62-70 MiB with the machine to
+# itself (the budget reached the cap; growth levels off within 4 s). So the bound follows the cap: 4 KiB a record
+# plus 16 MiB. An unbounded queue would hold the flood's whole offer, well over 100 000 records (hundreds of MiB).
+RSS_GROWTH_BOUND = INFLIGHT_CAP * 4 * 1024 + 16 * 1024 * 1024
 
 
 def _rss(pid: int) -> int:
