@@ -2,9 +2,11 @@
 
 With PROMETHEUS_MULTIPROC_DIR set (ingest's workers: `shared.http.MULTIPROC_ENV`), every `inc`/`observe` of a
 metric first asks the kernel for the process id (`os.getpid`, a real system call: glibc does not cache it) to
-notice a fork. A single event updates ~8 metric values, and those calls were 7.5% of an ingest worker's CPU
-(py-spy, docs/performance.md). `install` gives the library the same answer from a variable the process keeps
-current across forks (`os.register_at_fork`), so a forked child still writes its own file. It must run before
+notice a fork. A single event updates ~8 metric values; an update costs 0.67 µs with the check and 0.46 µs
+without it on the development machine, so this saves ~1.7 µs of a single event's ~120 µs (py-spy had put 7.5%
+of a worker's samples on that line: under CPU contention its samples pile up on system calls; see
+docs/performance.md). `install` gives the library the same answer from a variable the process keeps current
+across forks (`os.register_at_fork`), so a forked child still writes its own file. It must run before
 the first metric value is built: the package `shared` runs it on import, and `services` imports `shared` first."""
 
 from __future__ import annotations
