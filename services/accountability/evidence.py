@@ -248,14 +248,14 @@ def record(
     window = is_window_kind(alert.rule_kind)
     if not window:
         details["evidence_ids"] = merged_ids(details.get("evidence_ids"), item_ids)
-    if not force and (window or not (announced or _due(details, now))):
+    if not force and (window or not (announced or _due(_computed_at(details), now))):
         alert.details = details
         return
     alert.details = {**details, **_summary(session, alert, details, rule_params, now)}
 
 
-def _due(details: dict[str, Any], now: datetime) -> bool:
-    computed = _computed_at(details)
+def _due(computed: datetime | None, now: datetime) -> bool:
+    """Whether a summary computed at `computed` (None: never) is old enough to compute again."""
     return computed is None or now - computed >= REFRESH_EVERY
 
 
@@ -289,7 +289,7 @@ def refresh_due(*, engine: Engine, journey: JourneyMap, now: datetime) -> int:
             details, rule = alert.details or {}, rules.get(alert.rule_id)
             computed = _computed_at(details)
             fired = computed is None or alert.last_seen_at > computed
-            if rule is not None and is_window_kind(alert.rule_kind) and fired and _due(details, now):
+            if rule is not None and is_window_kind(alert.rule_kind) and fired and _due(computed, now):
                 fresh[alert.id] = (computed, _summary(session, alert, details, rule.params, now))
     if not fresh:
         return 0
