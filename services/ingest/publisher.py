@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -76,15 +77,27 @@ class Publisher:
         metrics.PRODUCE_DURATION.observe(time.perf_counter() - started)
 
     async def _publish_one(self, producer: AIOKafkaProducer, record: Record) -> None:
-        """The single-event path: one deadline for the send and the ack, no per-record bookkeeping."""
+        """The single-event path: one deadline over the send and the ack, as `asyncio.timeout` over a shielded
+        wait gives, at less cost: a timer and a future instead of a context manager, a shield and their callbacks
+        (docs/performance.md: 4 µs less of a single event's ~60 µs of ingest's own work, measured in-process)."""
+        loop = asyncio.get_running_loop()
+        deadline = _Deadline(loop, self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
-                future = await producer.send(self.topic, value=record.value, key=record.key, headers=record.headers)
-                # shield: the deadline stops our wait, not the send; the record may still be acknowledged.
-                await asyncio.shield(future)
+            future = await producer.send(self.topic, value=record.value, key=record.key, headers=record.headers)
+            # The deadline cancels this wait, not the send: the record may still be acknowledged.
+            waiter: asyncio.Future[None] = loop.create_future()
+            future.add_done_callback(functools.partial(_settle, waiter))
+            await waiter
+        except asyncio.CancelledError:
+            if not deadline.expired():
+                raise
+            self._lost(TimeoutError("no acknowledgement in time"))
+            raise BrokerUnavailable([]) from None
         except (TimeoutError, KafkaError) as exc:
             self._lost(exc)
             raise BrokerUnavailable([]) from None
+        finally:
+            deadline.cancel()
 
     async def _publish_many(self, producer: AIOKafkaProducer, records: Sequence[Record], started: float) -> None:
         deadline = started + self.timeout
@@ -144,3 +157,41 @@ class Publisher:
             except Exception:  # the watcher must survive anything the client throws
                 log.exception("broker probe failed")
                 self._set_up(False)
+
+
+class _Deadline:
+    """Cancels the current task `seconds` from now, unless cancelled first; `expired` tells that cancellation apart
+    from any other (which it takes back, as `asyncio.timeout` does, so the task is not left marked cancelled)."""
+
+    __slots__ = ("_handle", "_task", "_fired")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a deadline needs a task"
+        self._task, self._fired = task, False
+        self._handle = loop.call_later(seconds, self._fire)
+
+    def _fire(self) -> None:
+        self._fired = True
+        self._task.cancel()
+
+    def expired(self) -> bool:
+        """Whether this deadline cancelled the task; if so, the cancellation is taken back."""
+        if self._fired and self._task.uncancel() == 0:
+            return True
+        return False
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
+def _settle(waiter: asyncio.Future[None], acked: asyncio.Future[object]) -> None:
+    """Pass the broker's answer on to the request waiting for it (unless its deadline came first)."""
+    if waiter.done():
+        return
+    if acked.cancelled():
+        waiter.cancel()
+    elif (error := acked.exception()) is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(None)
