@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tally
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -251,7 +253,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def exposition() -> bytes:
     """The metrics in Prometheus' text format: this process's, or with MULTIPROC_ENV set, every worker's together
-    (counters and histograms summed; gauges as each declares: see `multiprocess_mode`)."""
+    (counters and histograms summed; gauges as each declares: see `multiprocess_mode`). What this process's
+    tallies hold is added first (shared/tally.py)."""
+    tally.flush_all()
     if not os.environ.get(MULTIPROC_ENV):
         return generate_latest()
     registry = CollectorRegistry()

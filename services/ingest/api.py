@@ -80,7 +80,7 @@ async def post_events(request: Request) -> Response:
         requested = request.query_params.get("adapter") or request.headers.get("x-journeyline-adapter")
         return await _ingest(request, runtime, request.headers.get("x-api-key"), requested)
     finally:
-        metrics.REQUEST_DURATION.labels("/v1/events").observe(time.perf_counter() - started)
+        metrics.HOT.observe(metrics.REQUEST_DURATION, time.perf_counter() - started, ("/v1/events",))
 
 
 async def _ingest(request: Request, runtime: Runtime, api_key: str | None, requested: str | None) -> Response:
@@ -109,7 +109,7 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
         raise problem from None
     if body.count > settings.max_batch_items:
         raise Problem(413, "Batch too large", f"{body.count} events; at most {settings.max_batch_items} per request")
-    metrics.BATCH_SIZE.observe(body.count)
+    metrics.HOT.observe(metrics.BATCH_SIZE, body.count)
     wait = runtime.limiter.take(source, body.count)
     if wait:
         metrics.EVENTS.labels(source.name, channel, "rejected", "rate_limited").inc(body.count)
@@ -193,7 +193,7 @@ def _charge_envelopes(runtime: Runtime, source: SourceInfo, channel: str, posted
 
 def _count(source: str, items: list[Record] | list[Rejection]) -> None:
     for (channel, reason), n in count_by(items).items():
-        metrics.EVENTS.labels(source, channel, "rejected" if reason else "accepted", reason).inc(n)
+        metrics.HOT.add(metrics.EVENTS, (source, channel, "rejected" if reason else "accepted", reason), n)
 
 
 def _results(records: list[Record], rejections: list[Rejection]) -> list[dict[str, Any]]:

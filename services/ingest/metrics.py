@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.tally import Tally
+
 EVENTS = Counter(
     "journeyline_ingest_events_total",
     "Events offered to ingest, by source, channel, outcome (accepted|rejected) and reason ('' when accepted)",
@@ -51,6 +53,10 @@ REASONS = (
 
 for _route in ROUTES:
     REQUEST_DURATION.labels(_route)
+
+# The events route's own updates (an event accepted, its request's duration and size, the produce duration) go
+# through this tally: flushed every shared.tally.INTERVAL and before every scrape (see shared/tally.py).
+HOT = Tally()
 
 
 def init_source_series(source: str, channel: str) -> None:

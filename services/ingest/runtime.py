@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.engine import Engine
 
+from services.ingest import metrics
 from services.ingest.adapters.common import set_pseudonym_key
 from services.ingest.admission import Admission
 from services.ingest.auth import RateLimiter, SourceCache
@@ -66,6 +67,7 @@ class Runtime:
             target=settings.produce_timeout_seconds / 4,
             max_wait=settings.produce_timeout_seconds,
         )
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def in_flight(self) -> dict[str, int]:
@@ -80,9 +82,13 @@ class Runtime:
             log.warning("database not ready at start", extra={"error": type(exc).__name__})
         self.sources.start()
         await self.publisher.start()
+        self._flusher = asyncio.create_task(metrics.HOT.run(), name="ingest-metrics-flush")
         log.info("ingest ready", extra={"topic": self.topic})
 
     async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()  # flushes once more as it ends
+            await asyncio.gather(self._flusher, return_exceptions=True)
         await self.publisher.stop()
         await self.sources.stop()
         self.engine.dispose()

@@ -17,6 +17,7 @@ from services.cli.brokers import Broker
 from services.ingest.auth import RateLimiter, SourceInfo
 from services.ingest.models import Adapter
 from services.ingest.settings import IngestSettings, worker_launch
+from shared import tally
 from shared.models import Channel
 from tests.ingest.conftest import ADMIN_TOKEN, Ingest, start_ingest
 from tests.support import ROOT, ServiceProcess
@@ -177,6 +178,7 @@ def test_every_scrape_counts_the_events_of_every_worker(broker: Broker, tmp_path
     ingest = _start_workers(broker, tmp_path)
     try:
         assert _fresh_posts(ingest, ingest.keys["chat-tool"], 30) == [202] * 30
+        time.sleep(2 * tally.INTERVAL)  # each worker hands its counts to the shared files within the interval
         # Each scrape on a fresh connection reaches either worker; each must see all 30, not the ~15 it served.
         for _ in range(10):
             with httpx.Client(base_url=ingest.url, timeout=10) as client:
