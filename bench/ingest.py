@@ -25,7 +25,7 @@ import orjson
 import uvloop
 from sqlmodel import Session
 
-from bench.load import HttpConnection, broker_cpu_seconds, cpu_seconds, percentile
+from bench.load import HttpConnection, broker_cpu_seconds, cpu_seconds, measured, percentile
 from services.cli.brokers import broker_kind, make_broker
 from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
@@ -259,9 +259,7 @@ def _single_run(
         cmd += ["--format", "raw"] if profile.suffix == ".txt" else []
         spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu = cpu_seconds(proc.pid)
-    rps, latencies, statuses = uvloop.run(
-        _closed_loop(port, key, _payloads(20_000, run), args.seconds, args.connections)
-    )
+    rps, latencies, statuses = measured(_closed_loop(port, key, _payloads(20_000, run), args.seconds, args.connections))
     cpu = cpu_seconds(proc.pid) - cpu
     if spy is not None:
         spy.wait(60)
@@ -303,7 +301,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         uvloop.run(ensure_topics(kafka))
         payloads = _payloads(args.events, "bare")
-        bare = uvloop.run(_bare(kafka, _records(payloads, "bench")))
+        bare = measured(_bare(kafka, _records(payloads, "bench")))
         print(f"bare aiokafka producer   {bare:>10,.0f} events/s  ({args.events:,} events, acks=all)", flush=True)
 
         port = free_port()
@@ -316,7 +314,7 @@ def _run(args: argparse.Namespace) -> int:
         worker_env = worker_launch({"INGEST_WORKERS": str(workers)}, work)[1]
         proc = _start_service(env | worker_env, port, work / "ingest.log", workers=workers)
         uvloop.run(_batch_path(port, key, _payloads(2_000, "warm"), args.batch, args.concurrency))
-        path = uvloop.run(_batch_path(port, key, _payloads(args.events, "http"), args.batch, args.concurrency))
+        path = measured(_batch_path(port, key, _payloads(args.events, "http"), args.batch, args.concurrency))
         print(
             f"ingest batch path        {path:>10,.0f} events/s  ({args.batch}-event JSON arrays, "
             f"{args.concurrency} connections)",
@@ -334,7 +332,7 @@ def _run(args: argparse.Namespace) -> int:
         gc.disable()
         try:
             started, cpu, broker_cpu = time.perf_counter(), cpu_seconds(proc.pid), broker_cpu_seconds(broker)
-            latencies, errors = uvloop.run(_latency(port, key, _payloads(n, "single"), rate))
+            latencies, errors = measured(_latency(port, key, _payloads(n, "single"), rate))
             achieved, cpu = n / (time.perf_counter() - started), cpu_seconds(proc.pid) - cpu
             broker_cpu = broker_cpu_seconds(broker) - broker_cpu
         finally:
