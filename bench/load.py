@@ -18,19 +18,18 @@ T = TypeVar("T")
 
 @contextlib.contextmanager
 def without_gc_pauses() -> Iterator[None]:
-    """The measuring process's cyclic garbage collector off while it measures. Its full collections walk every
-    object it holds (tasks, connections, every latency so far) and stopped it for 70-200 ms at a time: an open loop
+    """No full collections in the measuring process while it measures. A full collection walks every object the
+    process holds (tasks, connections, every latency so far) and stopped it for 70-200 ms at a time: an open loop
     then sends late and counts the wait as the server's latency. Against the trivial app at 12,000 req/s the
-    latency run's p99 was 225 ms with it and 2.5 ms without (docs/performance.md). Reference counting still frees
-    all that is not in a cycle; what is, is collected when the measurement ends."""
-    was = gc.isenabled()
+    latency run's p99 was 225 ms with them and 2.5-3.0 ms without (docs/performance.md). Young collections still
+    free the short-lived cycles of each request; what outlives them is collected when the measurement ends."""
+    young, middle, old = gc.get_threshold()
     gc.collect()
-    gc.disable()
+    gc.set_threshold(young, middle, 2**31 - 1)  # the oldest generation's collection never comes due
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        gc.set_threshold(young, middle, old)
         gc.collect()
 
 
