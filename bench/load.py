@@ -34,7 +34,7 @@ def without_gc_pauses() -> Iterator[None]:
 
 
 def measured(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a load generator's coroutine on uvloop, its process's garbage collector paused (`without_gc_pauses`)."""
+    """Run a load generator's coroutine on uvloop, its process's full collections held back (`without_gc_pauses`)."""
     with without_gc_pauses():
         return uvloop.run(coro)
 
