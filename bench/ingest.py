@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import random
 import shutil
@@ -325,18 +324,11 @@ def _run(args: argparse.Namespace) -> int:
         rate = args.rate or max(1, ceiling // 2)
         uvloop.run(_latency(port, key, _payloads(rate, "warm-single"), rate))  # one second, not counted
         n = int(rate * args.seconds)
-        # The load generator must not stall itself: its own garbage collector's full passes would show up as
-        # server latency. Freeze what exists and pause collection for the measured run only.
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        try:
-            started, cpu, broker_cpu = time.perf_counter(), cpu_seconds(proc.pid), broker_cpu_seconds(broker)
-            latencies, errors = measured(_latency(port, key, _payloads(n, "single"), rate))
-            achieved, cpu = n / (time.perf_counter() - started), cpu_seconds(proc.pid) - cpu
-            broker_cpu = broker_cpu_seconds(broker) - broker_cpu
-        finally:
-            gc.enable()
+        # measured: the load generator's own full collections would show up as server latency
+        started, cpu, broker_cpu = time.perf_counter(), cpu_seconds(proc.pid), broker_cpu_seconds(broker)
+        latencies, errors = measured(_latency(port, key, _payloads(n, "single"), rate))
+        achieved, cpu = n / (time.perf_counter() - started), cpu_seconds(proc.pid) - cpu
+        broker_cpu = broker_cpu_seconds(broker) - broker_cpu
         print(
             f"single events at {rate} req/s (achieved {achieved:,.0f}) for {args.seconds:g}s: "
             f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, max {percentile(latencies, 100) * 1000:.1f} ms, "
