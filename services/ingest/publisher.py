@@ -177,9 +177,7 @@ class _Deadline:
 
     def expired(self) -> bool:
         """Whether this deadline cancelled the task; if so, the cancellation is taken back."""
-        if self._fired and self._task.uncancel() == 0:
-            return True
-        return False
+        return self._fired and self._task.uncancel() == 0
 
     def cancel(self) -> None:
         self._handle.cancel()
