@@ -20,8 +20,8 @@ T = TypeVar("T")
 def without_gc_pauses() -> Iterator[None]:
     """No full collections in the measuring process while it measures. A full collection walks every object the
     process holds (tasks, connections, every latency so far) and stopped it for 70-200 ms at a time: an open loop
-    then sends late and counts the wait as the server's latency. Against the trivial app at 12,000 req/s the
-    latency run's p99 was 225 ms with them and 2.5-3.0 ms without (docs/performance.md). Young collections still
+    then sends late and counts the wait as the server's latency. Against the trivial app at 12,000 req/s an open
+    loop's p99 was 225 ms with them and 2.5-3.0 ms without (docs/performance.md). Young collections still
     free the short-lived cycles of each request; what outlives them is collected when the measurement ends."""
     young, middle, old = gc.get_threshold()
     gc.collect()
