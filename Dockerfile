@@ -1,5 +1,6 @@
 # One image for the three Journeyline services; docker-compose.yml picks the service by its command:
 #   uvicorn services.<name>.main:app --host 0.0.0.0 --port 800N
+# (ingest, with several workers: python -m shared.serve services.ingest.main:app ... --workers N)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

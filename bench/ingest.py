@@ -218,7 +218,8 @@ async def _closed_loop(
 def _start_service(
     env: dict[str, str], port: int, log: Path, *, app: str = "services.ingest.main:app", workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    # as ingest runs in production (shared.serve): several workers share the connections evenly
+    cmd = [sys.executable, "-m", "shared.serve", app, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--no-access-log", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
     cmd += ["--workers", str(workers)] if workers > 1 else []
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)

@@ -88,7 +88,9 @@ class DevStack:
             if port_open(self.host, port):
                 raise RuntimeError(f"port {port} for {name} is already in use")
             log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115
-            cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", self.host]
+            # ingest: shared.serve, whose workers share the connections evenly (one worker: plain uvicorn)
+            launcher = "shared.serve" if name == "ingest" else "uvicorn"
+            cmd = [sys.executable, "-m", launcher, f"services.{name}.main:app", "--host", self.host]
             cmd += ["--port", str(port), "--no-access-log"]
             extra, worker_env = worker_launch(env, self.var_dir) if name == "ingest" else ([], {})
             cmd += extra  # ingest: INGEST_WORKERS processes (default one per core), each knowing its share

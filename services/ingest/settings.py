@@ -52,8 +52,9 @@ class IngestSettings(CommonSettings):
         default=None,
         ge=1,
         description="Worker processes (unset: one per core). `journeyline dev` and the benches start this many "
-        "uvicorn workers and pass it on; each worker enforces 1/INGEST_WORKERS of every source's rate limit and "
-        "in-flight cap, so a hand-written `uvicorn --workers N` must set INGEST_WORKERS=N as well",
+        "workers with `python -m shared.serve` (connections handed to them in turn) and pass it on; each worker "
+        "enforces 1/INGEST_WORKERS of every source's rate limit and in-flight cap, so a hand-written launch with "
+        "`--workers N` must set INGEST_WORKERS=N as well",
     )
 
     @property
@@ -68,8 +69,8 @@ class IngestSettings(CommonSettings):
 
 
 def worker_launch(env: Mapping[str, str], run_dir: Path) -> tuple[list[str], dict[str, str]]:
-    """The uvicorn arguments and environment that start ingest as INGEST_WORKERS processes (unset: one per core):
-    `--workers N`, INGEST_WORKERS=N so that each worker knows its share of every source's limits, and with more
+    """The launcher arguments and environment that start ingest as INGEST_WORKERS processes (unset: one per core)
+    with `python -m shared.serve services.ingest.main:app` (the workers share the connections evenly): `--workers N`, INGEST_WORKERS=N so that each worker knows its share of every source's limits, and with more
     than one worker PROMETHEUS_MULTIPROC_DIR, a fresh directory under `run_dir` where every worker keeps its
     metrics, so that a scrape, whichever worker answers it, counts the events of all of them."""
     workers = int(env.get("INGEST_WORKERS") or 0) or os.cpu_count() or 1

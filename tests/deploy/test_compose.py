@@ -82,7 +82,8 @@ def test_services_start_only_when_what_they_need_is_healthy(compose: dict[str, A
         assert needs["kafka"]["condition"] == "service_healthy"
         assert needs["postgres"]["condition"] == "service_healthy"
         assert needs["kafka-init"]["condition"] == "service_completed_successfully"
-        assert service["command"][:2] == ["uvicorn", f"services.{name}.main:app"]
+        launcher = ["python", "-m", "shared.serve"] if name == "ingest" else ["uvicorn"]  # ingest: several workers
+        assert service["command"][: len(launcher) + 1] == [*launcher, f"services.{name}.main:app"]
         assert service["command"][service["command"].index("--port") + 1] == str(port)
     for app in APPS:
         assert services["prometheus"]["depends_on"][app]["condition"] == "service_healthy"
@@ -186,5 +187,6 @@ def test_prometheus_runs_without_its_lifecycle_api(compose: dict[str, Any]) -> N
 def test_ingest_runs_its_workers_with_shared_limits_and_metrics(compose: dict[str, Any]) -> None:
     ingest = compose["services"]["ingest"]
     command, env = ingest["command"], ingest["environment"]
+    assert command[:4] == ["python", "-m", "shared.serve", "services.ingest.main:app"]  # connections shared evenly
     assert command[command.index("--workers") + 1] == env["INGEST_WORKERS"] == "${INGEST_WORKERS:-2}"
     assert env["PROMETHEUS_MULTIPROC_DIR"] in ingest["tmpfs"]  # empty at each start: counters begin at zero

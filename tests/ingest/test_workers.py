@@ -1,6 +1,6 @@
 """Ingest as several worker processes (INGEST_WORKERS): each worker enforces its share of every source's rate limit,
 and every worker reloads the key cache from the database, so a revoked key stops working in all of them within the
-refresh period. The integration tests run `uvicorn --workers 2` on the real broker."""
+refresh period. The integration tests run `python -m shared.serve ... --workers 2` on the real broker."""
 
 from __future__ import annotations
 
@@ -96,11 +96,11 @@ def test_several_workers_get_a_fresh_metrics_directory_one_does_not_need_it(tmp_
 
 
 class WorkersProcess(ServiceProcess):
-    """`uvicorn services.ingest.main:app --workers N`, started as `journeyline dev` starts it."""
+    """`python -m shared.serve services.ingest.main:app --workers N`, started as `journeyline dev` starts it."""
 
     def start(self, wait_ready: bool = True, timeout: float = 120.0) -> ServiceProcess:
         extra, worker_env = worker_launch({"INGEST_WORKERS": str(WORKERS)}, self.log_path.parent)
-        cmd = [sys.executable, "-m", "uvicorn", "services.ingest.main:app", "--host", "127.0.0.1"]
+        cmd = [sys.executable, "-m", "shared.serve", "services.ingest.main:app", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--no-access-log", *extra]
         log = open(self.log_path, "ab")  # noqa: SIM115
         env = {**os.environ, **self.env, **worker_env}
@@ -125,11 +125,11 @@ def _start_workers(broker: Broker, tmp_path: Path, **env: str) -> Ingest:
 
 
 def _wait_for_workers(process: ServiceProcess) -> None:
-    """Every worker answers: fresh connections land on each of them (the kernel spreads accepts)."""
+    """Every worker answers: fresh connections land on each of them (the parent hands them out in turn)."""
     assert process.process is not None
     children = Path(f"/proc/{process.process.pid}/task/{process.process.pid}/children").read_text().split()
-    workers = [c for c in children if b"--multiprocessing-fork" in Path(f"/proc/{c}/cmdline").read_bytes()]
-    assert len(workers) == WORKERS  # (the other child is multiprocessing's resource tracker)
+    workers = [c for c in children if b"--worker-fd" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(workers) == WORKERS
     for _ in range(20):
         assert httpx.get(process.url + "/readyz", timeout=10).status_code == 200
 
