@@ -77,10 +77,20 @@ async def post_events(request: Request) -> Response:
     started = time.perf_counter()
     try:
         runtime: Runtime = request.app.state.runtime
-        requested = request.query_params.get("adapter") or request.headers.get("x-journeyline-adapter")
-        return await _ingest(request, runtime, request.headers.get("x-api-key"), requested)
+        adapter = request.query_params.get("adapter") if request.scope["query_string"] else None
+        requested = adapter or _header(request, b"x-journeyline-adapter")
+        return await _ingest(request, runtime, _header(request, b"x-api-key"), requested)
     finally:
         metrics.HOT.observe(metrics.REQUEST_DURATION, time.perf_counter() - started, ("/v1/events",))
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    """A request header by its lower-case name (ASGI servers lower-case them): the first one, as Starlette's
+    `request.headers.get`, without building the Headers mapping and lower-casing the name on every call."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 async def _ingest(request: Request, runtime: Runtime, api_key: str | None, requested: str | None) -> Response:
@@ -101,7 +111,7 @@ async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen:
     settings = runtime.settings
     channel = source.channel.value
     try:
-        body = parse_body(raw, media_type(request.headers.get("content-type")), channel=channel)
+        body = parse_body(raw, media_type(_header(request, b"content-type")), channel=channel)
     except IntakeError as exc:
         problem = refusal(exc)
         if problem.extra.get("reason"):
