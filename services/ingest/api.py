@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.requests import ClientDisconnect
 
 from services.ingest import metrics
 from services.ingest.admission import Admission
@@ -60,7 +61,32 @@ def refusal(exc: IntakeError) -> Problem:
 
 
 def _json(body: Any, status: int) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return _JsonResponse(orjson.dumps(body), status)
+
+
+class _JsonResponse(Response):
+    """Starlette's Response with the same two headers, set at once: its `init_headers` works out a media type's
+    charset and whether a length is needed on every answer (docs/performance.md: ~1 µs of a single event)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status_code: int) -> None:
+        self.status_code, self.body, self.background = status_code, content, None
+        self.raw_headers = [(b"content-length", str(len(content)).encode()), (b"content-type", b"application/json")]
+
+
+async def _body(request: Request) -> bytes:
+    """The whole body, as `await request.body()` reads it, without its async generator (a single event's body
+    comes in one message); the size limit is enforced by the `receive` it reads from (shared.http.BodyLimit)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @router.post(
@@ -103,7 +129,7 @@ async def _ingest(request: Request, runtime: Runtime, api_key: str | None, reque
     except IntakeError as exc:
         raise refusal(exc) from None
     # The body's size limit is BodyLimit's (shared/http.py): over it, reading raises a 413 problem.
-    return await accept(request, runtime, source, chosen, await request.body())
+    return await accept(request, runtime, source, chosen, await _body(request))
 
 
 async def accept(request: Request, runtime: Runtime, source: SourceInfo, chosen: Adapter, raw: bytes) -> Response:

@@ -46,7 +46,7 @@ async def consume(kafka: KafkaSettings, ids: set[str], timeout: float = 30.0) ->
 
 def post(ingest: Ingest, body: Any, key: str | None = None, source: str = "chat-tool", **kwargs: Any) -> httpx.Response:
     headers = {"X-API-Key": key if key is not None else ingest.keys[source], **kwargs.pop("headers", {})}
-    if isinstance(body, bytes):
+    if isinstance(body, bytes) or hasattr(body, "__next__"):  # bytes, or an iterator of them (a chunked body)
         return httpx.post(ingest.url + "/v1/events", content=body, headers=headers, timeout=10, **kwargs)
     return httpx.post(ingest.url + "/v1/events", json=body, headers=headers, timeout=10, **kwargs)
 
@@ -69,6 +69,22 @@ async def test_202_means_the_event_is_on_the_topic_as_a_cloudevent(ingest: Inges
     assert event.data["text"] == "The refund never came." and event.data["channel"] == "chat"
     _, call = found[contact.json()["id"]]
     assert call.data["channel"] == "call" and call.data["metadata"]["disposition"] == "REFUND_ISSUED"
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(ingest: Ingest) -> None:
+    """A chunked body, its pieces apart in time, reaches the server as several messages: the event is all of them."""
+    text = "Part one of the complaint; " * 20 + "and the end."
+    body = orjson.dumps({"external_id": "CHUNKED-1", "customer_id": "CUS-8", "text": text})
+
+    def pieces() -> Any:
+        for start in range(0, len(body), 100):
+            time.sleep(0.02)  # each piece its own TCP segment, so its own ASGI message
+            yield body[start : start + 100]
+
+    answer = post(ingest, pieces(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 202, answer.text
+    found = await consume(ingest.kafka, {answer.json()["id"]})
+    assert found[answer.json()["id"]][1].data["text"] == text
 
 
 async def test_a_retry_keeps_the_same_event_id(ingest: Ingest) -> None:
