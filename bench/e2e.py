@@ -90,9 +90,10 @@ def register_bench(sub: Any) -> None:
 def _start(name: str, env: dict[str, str], run_dir: Path) -> Service:
     port = free_port()
     log = open(run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-    cmd = [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    launcher = "shared.serve" if name == "ingest" else "uvicorn"  # as `journeyline dev` starts them
+    cmd = [sys.executable, "-m", launcher, f"services.{name}.main:app", "--host", "127.0.0.1", "--port", str(port)]
     cmd.append("--no-access-log")
-    if name == "ingest":  # INGEST_WORKERS processes (default one per core), as `journeyline dev` starts it
+    if name == "ingest":  # INGEST_WORKERS processes (default one per core), sharing the connections evenly
         extra, worker_env = worker_launch(env, run_dir)
         cmd += extra
         env = {**env, **worker_env}
