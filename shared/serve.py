@@ -38,6 +38,8 @@ from collections.abc import Sequence
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from shared.logging import configure_logging
+
 log = logging.getLogger("journeyline.serve")
 READY = b"ready"
 MAX_FDS = 16  # connections per message to a worker (SCM_RIGHTS allows up to 253)
@@ -78,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers <= 1:
         uvicorn.run(args.app, host=args.host, port=args.port, **_options(args))  # type: ignore[arg-type]
         return 0
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
+    configure_logging("serve", args.log_level)  # JSON lines, as the services write theirs
     worker_args = _without(list(sys.argv[1:] if argv is None else argv), "--workers", "--host", "--port")
     return Balancer(_listen(args.host, args.port), args.workers, worker_args).run()
 
@@ -227,10 +229,11 @@ class Balancer:
                 self.selector.unregister(worker.channel)
             worker.close()
             if code == STARTUP_FAILURE and not worker.ready:
-                log.error("worker %d could not start (exit code %d): stopping", worker.process.pid, code)
+                extra = {"pid": worker.process.pid, "exit_code": code}
+                log.error("a worker could not start: stopping", extra=extra)
                 self.failed, self.stopping = True, True
                 return
-            log.warning("worker %d exited with code %d; starting another", worker.process.pid, code)
+            log.warning("a worker exited; starting another", extra={"pid": worker.process.pid, "exit_code": code})
             time.sleep(RESTART_DELAY)
             replacement = Worker(self.worker_args)
             self.workers[index] = replacement
