@@ -66,7 +66,8 @@ def _json(body: Any, status: int) -> Response:
 
 class _JsonResponse(Response):
     """Starlette's Response with the same two headers, set at once: its `init_headers` works out a media type's
-    charset and whether a length is needed on every answer (docs/performance.md: ~1 µs of a single event)."""
+    charset and whether a length is needed on every answer (docs/performance.md: with `_body`, 35.7-37.8 -> 32.5-34.0
+    µs per single event in-process)."""
 
     media_type = "application/json"
 
