@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -39,9 +38,9 @@ from bench.load import (
     without_gc_pauses,
 )
 from services.cli.brokers import broker_kind, make_broker
+from services.cli.dev import service_command
 from services.cli.embedded import free_port
 from services.ingest.models import Adapter, SourceCreate
-from services.ingest.settings import worker_launch
 from services.ingest.sources import add_source, create_tables
 from shared.db import make_engine
 from shared.kafka import ensure_topics
@@ -90,13 +89,7 @@ def register_bench(sub: Any) -> None:
 def _start(name: str, env: dict[str, str], run_dir: Path) -> Service:
     port = free_port()
     log = open(run_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-    launcher = "shared.serve" if name == "ingest" else "uvicorn"  # as `journeyline dev` starts them
-    cmd = [sys.executable, "-m", launcher, f"services.{name}.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    cmd.append("--no-access-log")
-    if name == "ingest":  # INGEST_WORKERS processes (default one per core), sharing the connections evenly
-        extra, worker_env = worker_launch(env, run_dir)
-        cmd += extra
-        env = {**env, **worker_env}
+    cmd, env = service_command(name, "127.0.0.1", port, env, run_dir)  # as `journeyline dev` starts them
     return Service(name, port, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
 
 

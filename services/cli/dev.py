@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,20 @@ from services.cli.embedded import port_open
 from services.ingest.settings import worker_launch
 from shared.kafka import ensure_topics
 from shared.settings import CommonSettings
+
+
+def service_command(
+    name: str, host: str, port: int, env: Mapping[str, str], run_dir: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that start service `name` as `journeyline dev` starts it (and `bench e2e`):
+    ingest as INGEST_WORKERS processes (default one per core, each knowing its share) under `shared.serve`, whose
+    workers share the connections evenly (one worker: plain uvicorn); the other services as one uvicorn process."""
+    args = [f"services.{name}.main:app", "--host", host, "--port", str(port), "--no-access-log"]
+    if name != "ingest":
+        return [sys.executable, "-m", "uvicorn", *args], dict(env)
+    extra, worker_env = worker_launch(env, run_dir)
+    return [sys.executable, "-m", "shared.serve", *args, *extra], {**env, **worker_env}
+
 
 SERVICES = {"ingest": 8001, "classify": 8002, "accountability": 8003}
 _PR_SET_PDEATHSIG = 1
@@ -88,13 +103,7 @@ class DevStack:
             if port_open(self.host, port):
                 raise RuntimeError(f"port {port} for {name} is already in use")
             log = open(self.var_dir / f"{name}.log", "ab")  # noqa: SIM115
-            # ingest: shared.serve, whose workers share the connections evenly (one worker: plain uvicorn)
-            launcher = "shared.serve" if name == "ingest" else "uvicorn"
-            cmd = [sys.executable, "-m", launcher, f"services.{name}.main:app", "--host", self.host]
-            cmd += ["--port", str(port), "--no-access-log"]
-            extra, worker_env = worker_launch(env, self.var_dir) if name == "ingest" else ([], {})
-            cmd += extra  # ingest: INGEST_WORKERS processes (default one per core), each knowing its share
-            env_of = {**env, **worker_env}
+            cmd, env_of = service_command(name, self.host, port, env, self.var_dir)
             proc = subprocess.Popen(cmd, env=env_of, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
             self.children.append(Child(name, port, proc))
         for child in self.children:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from services.cli.brokers import Broker
+from services.cli.dev import service_command
 from services.ingest.auth import RateLimiter, SourceInfo
 from services.ingest.models import Adapter
 from services.ingest.settings import IngestSettings, worker_launch
@@ -99,9 +99,8 @@ class WorkersProcess(ServiceProcess):
     """`python -m shared.serve services.ingest.main:app --workers N`, started as `journeyline dev` starts it."""
 
     def start(self, wait_ready: bool = True, timeout: float = 120.0) -> ServiceProcess:
-        extra, worker_env = worker_launch({"INGEST_WORKERS": str(WORKERS)}, self.log_path.parent)
-        cmd = [sys.executable, "-m", "shared.serve", "services.ingest.main:app", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), "--no-access-log", *extra]
+        launch = {"INGEST_WORKERS": str(WORKERS)}
+        cmd, worker_env = service_command("ingest", "127.0.0.1", self.port, launch, self.log_path.parent)
         log = open(self.log_path, "ab")  # noqa: SIM115
         env = {**os.environ, **self.env, **worker_env}
         self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
