@@ -251,6 +251,16 @@ def ops_router(checks: dict[str, ReadinessCheck], *, metrics_token: str | None =
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+def scope_header(scope: Scope, name: bytes) -> bytes | None:
+    """A request header's raw value by its lower-case name (ASGI servers lower-case the names): the first one, as
+    Starlette's `Headers` would give it, without building that mapping."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
 def exposition() -> bytes:
     """The metrics in Prometheus' text format: this process's, or with MULTIPROC_ENV set, every worker's together
     (counters and histograms summed; gauges as each declares: see `multiprocess_mode`). What this process's
@@ -304,7 +314,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        declared = scope_header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             response = problem_response(
                 413, "Payload too large", f"the body is {int(declared)} bytes; this route takes at most {limit}"

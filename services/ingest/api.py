@@ -31,7 +31,7 @@ from services.ingest.models import (
 )
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.runtime import Runtime
-from shared.http import Problem
+from shared.http import Problem, scope_header
 from shared.models import utcnow
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -112,12 +112,9 @@ async def post_events(request: Request) -> Response:
 
 
 def _header(request: Request, name: bytes) -> str | None:
-    """A request header by its lower-case name (ASGI servers lower-case them): the first one, as Starlette's
-    `request.headers.get`, without building the Headers mapping and lower-casing the name on every call."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+    """`request.headers.get(name)` without building the Headers mapping and lower-casing the name every call."""
+    value = scope_header(request.scope, name)
+    return None if value is None else value.decode("latin-1")
 
 
 async def _ingest(request: Request, runtime: Runtime, api_key: str | None, requested: str | None) -> Response:
